@@ -1,0 +1,258 @@
+"""Analyse one ECG record with a bundled model: beat classes, rhythm, and a map of embeddings.
+
+A model directory (``models/ecg-tiny``) holds the encoder and what
+``domains/ecg/build_app_assets.py`` writes next to it::
+
+    probes/mitdb-aami.json      beat probe (AAMI N/S/V/F) on ``beat_embeddings``
+    probes/cinc2017.json        rhythm probe (CinC 2017 N/A/O/~) on the window-mean record embedding
+    references/mitdb-aami.npz   labelled reference beats: emb (N, 2D), label (N,), record (N,)
+    references/cinc2017.npz     labelled reference records: emb (N, D), label (N,), record (N,)
+
+The signal goes through the model's own preprocessing (resample, band-pass, robust
+standardisation); the band-passed signal in physical units is kept for display.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import wfdb
+from omegaconf import DictConfig
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from wfdb.processing import xqrs_detect
+
+from jepa_core.errors import InputError
+from jepa_core.eval.probes import SavedLinearProbe
+from jepa_core.pretrained import Pretrained, load_pretrained
+
+from domains.ecg.config import window_samples
+from domains.ecg.embed import beat_embeddings, window_embeddings
+from domains.ecg.io import EcgRecord, find_records, read_record, robust_standardise, to_lead_slots
+from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
+
+BEAT_TASK, RHYTHM_TASK = "mitdb-aami", "cinc2017"
+TASK_CLASSES = {BEAT_TASK: AAMI_CLASSES, RHYTHM_TASK: CINC_CLASSES}
+AAMI_NAMES = {"N": "normal", "S": "supraventricular ectopic", "V": "ventricular ectopic", "F": "fusion", "Q": "unclassifiable"}
+CINC_NAMES = {"N": "normal sinus rhythm", "A": "atrial fibrillation", "O": "other rhythm", "~": "too noisy"}
+RHYTHM_NOTE = (
+    "The rhythm probe was trained on 30-60 s single-lead AliveCor recordings (PhysioNet/CinC 2017, "
+    "lead-I-like); on other leads, devices or much longer records its output is indicative only."
+)
+MAX_DURATION_S = 35 * 60.0  # longer records are cut: the first 35 min hold a whole MIT-BIH record
+MAP_METHODS = ("pca", "umap")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Labelled reference embeddings. Shape: emb (N, D), label (N,), record (N,)."""
+
+    emb: np.ndarray
+    label: np.ndarray
+    record: np.ndarray
+
+
+@dataclass
+class EmbeddingMap:
+    """2-D coordinates of the references and of the analysed record's points, same projection."""
+
+    task: str
+    method: str
+    ref_xy: np.ndarray  # (N, 2)
+    ref_label: np.ndarray  # (N,)
+    xy: np.ndarray  # (M, 2) the record's beats (beat task) or the record itself (rhythm task)
+    label: np.ndarray  # (M,) predicted class of each point
+
+
+@dataclass
+class EcgAnalysis:
+    record: EcgRecord  # band-passed, physical units, at the model rate (for display)
+    beats: np.ndarray  # (B,) R-peak sample indices at ``record.fs``
+    beat_source: str  # "annotations" (the record's .atr) or "detected" (xqrs)
+    beat_annotated: np.ndarray | None  # (B,) AAMI class from the .atr, None when detected
+    beat_proba: np.ndarray  # (B, 4) columns in AAMI_CLASSES order
+    beat_pred: np.ndarray  # (B,)
+    rhythm_proba: np.ndarray  # (4,) columns in CINC_CLASSES order
+    beat_emb: np.ndarray  # (B, 2D)
+    window_emb: np.ndarray  # (W, D) windows every half window
+    maps: dict[str, EmbeddingMap] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    beat_classes: tuple[str, ...] = AAMI_CLASSES
+    rhythm_classes: tuple[str, ...] = CINC_CLASSES
+
+    @property
+    def rhythm_pred(self) -> str:
+        return self.rhythm_classes[int(self.rhythm_proba.argmax())]
+
+    @property
+    def record_emb(self) -> np.ndarray:
+        """Shape: (D,), the mean of the window embeddings (the rhythm probe's input)."""
+        return self.window_emb.mean(axis=0)
+
+    def counts(self) -> dict[str, int]:
+        return {c: int((self.beat_pred == c).sum()) for c in self.beat_classes}
+
+
+def load_probe(path: Path) -> SavedLinearProbe:
+    if not path.is_file():
+        raise InputError(path, "probe not found (build it with python domains/ecg/build_app_assets.py)")
+    try:
+        return SavedLinearProbe.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        raise InputError(path, f"not a saved linear probe ({type(err).__name__}: {err})") from None
+
+
+def load_reference(path: Path) -> Reference:
+    if not path.is_file():
+        raise InputError(path, "reference embeddings not found (build them with python domains/ecg/build_app_assets.py)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ref = Reference(data["emb"].astype(np.float32), data["label"].astype(str), data["record"].astype(str))
+    except (OSError, KeyError, ValueError) as err:
+        raise InputError(path, f"not a reference file with emb/label/record arrays ({err})") from None
+    if ref.emb.ndim != 2 or not len(ref.emb) == len(ref.label) == len(ref.record):
+        raise InputError(path, f"inconsistent shapes emb {ref.emb.shape}, label {ref.label.shape}, record {ref.record.shape}")
+    return ref
+
+
+def reorder_proba(proba: np.ndarray, have: list[str], want: tuple[str, ...]) -> np.ndarray:
+    """Columns from a probe's class order into ``want``; classes the probe never saw get 0."""
+    out = np.zeros((len(proba), len(want)))
+    for j, c in enumerate(have):
+        out[:, want.index(c)] = proba[:, j]
+    return out
+
+
+def native_max_samples(path: Path, max_duration_s: float | None) -> int | None:
+    """How many native samples make ``max_duration_s``; None if unlimited or the header is unreadable
+    (``read_record`` then reports the header problem itself)."""
+    if max_duration_s is None:
+        return None
+    try:
+        fs = float(wfdb.rdheader(str(path)).fs or 250.0)
+    except Exception:  # noqa: BLE001 - read_record explains a broken header
+        return None
+    return int(max_duration_s * fs) if fs > 0 else None
+
+
+def load_for_model(path: str | Path, data: DictConfig, *, max_samples: int | None = None) -> tuple[EcgRecord, np.ndarray]:
+    """The record for display (band-passed, physical units, model rate) and its model input.
+
+    Shape: returns (record with signal (L, T), slots (n_slots, T) standardised).
+    """
+    rec = read_record(path, fs=data.fs, bandpass=tuple(data.bandpass), standardise=False, max_samples=max_samples)
+    model_view = dataclasses.replace(rec, signal=robust_standardise(rec.signal))  # = read_record(standardise=True)
+    return rec, to_lead_slots(model_view, list(data.leads))
+
+
+def detect_beats(record: EcgRecord) -> np.ndarray:
+    """R peaks with ``wfdb.processing.xqrs_detect`` on lead II if present, else the first lead."""
+    lead = record.leads.index("II") if "II" in record.leads else 0
+    try:
+        peaks = xqrs_detect(record.signal[lead].astype(np.float64), fs=record.fs, verbose=False)
+    except (ValueError, IndexError):  # xqrs fails on flat or very short signals
+        peaks = []
+    return np.asarray(peaks, dtype=np.int64)
+
+
+def record_beats(path: Path, record: EcgRecord, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Beats from the record's ``.atr`` if it has one with beat annotations, else detected R peaks."""
+    if path.with_name(path.name + ".atr").is_file():
+        try:
+            beats = load_beats(path, fs=record.fs, classes=(*AAMI_CLASSES, "Q"))
+            inside = (beats.samples >= 0) & (beats.samples < record.signal.shape[1])
+            if inside.any():
+                return beats.samples[inside], beats.labels[inside], "annotations"
+            notes.append("The .atr file holds no beat annotations in the analysed part; R peaks were detected instead.")
+        except InputError as err:
+            notes.append(f"Annotations not used ({err}); R peaks were detected instead.")
+    beats = detect_beats(record)
+    if len(beats) == 0:
+        raise InputError(path, "no heartbeats detected (flat, very noisy or not an ECG?); beats are needed to classify them")
+    return beats, None, "detected"
+
+
+class EcgAnalyser:
+    """Loads an ECG model directory once; ``analyse`` one record at a time."""
+
+    def __init__(self, model_dir: str | Path, *, max_duration_s: float | None = MAX_DURATION_S) -> None:
+        self.model_dir = Path(model_dir)
+        self.pre: Pretrained = load_pretrained(self.model_dir, domain="ecg")
+        self.probes = {t: load_probe(self.model_dir / "probes" / f"{t}.json") for t in TASK_CLASSES}
+        self.references = {t: load_reference(self.model_dir / "references" / f"{t}.npz") for t in TASK_CLASSES}
+        self.max_duration_s = max_duration_s
+        self._check_dims()
+        self._projections: dict[tuple[str, str], tuple[Pipeline, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def card(self) -> dict:
+        return self.pre.card
+
+    def _check_dims(self) -> None:
+        dim = self.pre.cfg.model.embed_dim
+        for task, want in ((BEAT_TASK, 2 * dim), (RHYTHM_TASK, dim)):
+            probe_dim, ref_dim = self.probes[task].coef.shape[1], self.references[task].emb.shape[1]
+            if probe_dim != want or ref_dim != want:
+                where = self.model_dir / "probes" / f"{task}.json"
+                raise InputError(where, f"probe/reference dimension {probe_dim}/{ref_dim} does not match the encoder's {want}")
+
+    def analyse(self, record_path: str | Path, *, map_method: str = "pca") -> EcgAnalysis:
+        """Everything the app shows about one record. Raises InputError for an unusable record."""
+        path = find_records(record_path)[0]
+        data, notes = self.pre.cfg.data, []
+        record, slots = load_for_model(path, data, max_samples=native_max_samples(path, self.max_duration_s))
+        if self.max_duration_s and record.n_samples_original >= int(self.max_duration_s * record.fs_original):
+            notes.append(f"Only the first {self.max_duration_s / 60:g} min of the record were analysed.")
+        beats, annotated, source = record_beats(path, record, notes)
+        window, patch = window_samples(data), data.patch
+        beat_emb = beat_embeddings(self.pre.encoder, slots, beats, window=window, patch=patch)  # (B, 2D)
+        window_emb = window_embeddings(self.pre.encoder, slots, window=window, stride=window // 2)  # (W, D)
+        beat_proba = self._predict(BEAT_TASK, beat_emb)
+        rhythm_proba = self._predict(RHYTHM_TASK, window_emb.mean(axis=0, keepdims=True))[0]
+        analysis = EcgAnalysis(
+            record=record, beats=beats, beat_source=source, beat_annotated=annotated, beat_proba=beat_proba,
+            beat_pred=np.asarray(AAMI_CLASSES)[beat_proba.argmax(axis=1)], rhythm_proba=rhythm_proba,
+            beat_emb=beat_emb, window_emb=window_emb, notes=notes,
+        )  # fmt: skip
+        analysis.maps = self.maps(analysis, map_method)
+        return analysis
+
+    def _predict(self, task: str, x: np.ndarray) -> np.ndarray:
+        probe = self.probes[task]
+        return reorder_proba(probe.predict_proba(x.astype(np.float64)), probe.classes, TASK_CLASSES[task])
+
+    def maps(self, analysis: EcgAnalysis, method: str = "pca") -> dict[str, EmbeddingMap]:
+        """The beat map (reference beats + the record's beats) and the rhythm map (reference records + this one)."""
+        beat = self.project(BEAT_TASK, analysis.beat_emb, analysis.beat_pred, method)
+        rhythm = self.project(RHYTHM_TASK, analysis.record_emb[None], np.array([analysis.rhythm_pred]), method)
+        return {BEAT_TASK: beat, RHYTHM_TASK: rhythm}
+
+    def project(self, task: str, points: np.ndarray, labels: np.ndarray, method: str = "pca") -> EmbeddingMap:
+        """2-D projection fitted on the task's references (once per method), applied to ``points`` (M, D)."""
+        model, ref_xy = self._projection(task, method)
+        xy = model.transform(points.astype(np.float32)) if len(points) else np.zeros((0, 2))
+        ref = self.references[task]
+        return EmbeddingMap(task, method, ref_xy, ref.label, np.asarray(xy), np.asarray(labels))
+
+    def _projection(self, task: str, method: str) -> tuple[Pipeline, np.ndarray]:
+        if method not in MAP_METHODS:
+            raise ValueError(f"map method must be one of {MAP_METHODS}, got {method!r}")
+        with self._lock:
+            if (task, method) not in self._projections:
+                emb = self.references[task].emb
+                if method == "umap" and len(emb) > 10:
+                    import umap  # slow import (numba); only on request
+
+                    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(emb) - 1), random_state=0)
+                else:  # PCA; also UMAP's stand-in for a handful of references
+                    reducer = PCA(n_components=2, random_state=0)
+                model = make_pipeline(StandardScaler(), reducer).fit(emb)
+                self._projections[task, method] = (model, model.transform(emb))
+            return self._projections[task, method]

@@ -1,0 +1,18 @@
+"""The one exception type that readers and loaders raise for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """A file or record that cannot be used, with the file and the problem named.
+
+    Every reader in the suite raises this (never a raw library traceback), so the CLI
+    and the app can report ``str(err)`` to a user as it is.
+    """
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

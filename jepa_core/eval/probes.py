@@ -1,0 +1,87 @@
+"""Probes on frozen embeddings: class-balanced linear (logistic regression), kNN, k-shot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+@dataclass
+class ProbeResult:
+    pred: np.ndarray  # (N,) predicted labels
+    proba: np.ndarray  # (N, C) class probabilities, columns in ``classes`` order
+    classes: list
+    model: Pipeline
+
+
+def linear_probe(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *, c: float = 1.0, seed: int = 0, max_iter: int = 2000
+) -> ProbeResult:
+    """Standardise, then class-balanced multinomial logistic regression. Shape: x (N, D)."""
+    model = make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=c, class_weight="balanced", max_iter=max_iter, random_state=seed),
+    )
+    model.fit(x_train, y_train)
+    proba = model.predict_proba(x_test)
+    classes = list(model.classes_)
+    return ProbeResult(pred=np.asarray(classes)[proba.argmax(1)], proba=proba, classes=classes, model=model)
+
+
+def knn_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *, k: int = 20) -> ProbeResult:
+    """Cosine kNN with distance weighting on standardised embeddings."""
+    model = make_pipeline(
+        StandardScaler(), KNeighborsClassifier(n_neighbors=min(k, len(x_train)), metric="cosine", weights="distance")
+    )
+    model.fit(x_train, y_train)
+    proba = model.predict_proba(x_test)
+    classes = list(model.classes_)
+    return ProbeResult(pred=np.asarray(classes)[proba.argmax(1)], proba=proba, classes=classes, model=model)
+
+
+def kshot_indices(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """``k`` random training indices per class (all of a class that has fewer)."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(y == c))[:k] for c in np.unique(y)]
+    return np.sort(np.concatenate(picked))
+
+
+class SavedLinearProbe:
+    """A fitted linear probe as plain arrays (JSON on disk: no pickle, safe to load from anywhere)."""
+
+    def __init__(self, *, median, mean, scale, coef, intercept, classes, meta=None) -> None:
+        self.median, self.mean, self.scale = (np.asarray(a, dtype=np.float64) for a in (median, mean, scale))
+        self.coef, self.intercept = np.asarray(coef, dtype=np.float64), np.asarray(intercept, dtype=np.float64)
+        self.classes, self.meta = [str(c) for c in classes], dict(meta or {})
+
+    @classmethod
+    def from_pipeline(cls, model: Pipeline, meta: dict | None = None) -> SavedLinearProbe:
+        imputer, scaler, logreg = (model.steps[i][1] for i in range(3))
+        return cls(median=imputer.statistics_, mean=scaler.mean_, scale=scaler.scale_, coef=logreg.coef_,
+                   intercept=logreg.intercept_, classes=logreg.classes_, meta=meta)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Shape: (N, D) -> (N, C), columns in ``classes`` order (sklearn's formula)."""
+        x = np.where(np.isfinite(x), x, self.median)
+        logits = ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
+        if logits.shape[1] == 1:  # binary: sigmoid of one logit
+            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def to_dict(self) -> dict:
+        arrays = {k: getattr(self, k).tolist() for k in ("median", "mean", "scale", "coef", "intercept")}
+        return {**arrays, "classes": self.classes, "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SavedLinearProbe:
+        return cls(**data)
