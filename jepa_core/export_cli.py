@@ -112,8 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         checkpoint = args.checkpoint or get_domain(args.domain).default_model_dir()
         pretrained = load_pretrained(checkpoint, domain=args.domain)
-    except (InputError, ValueError) as err:  # ValueError: unknown domain
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - a malformed model card can fail in many ways; report, don't trace
+        problem = str(err) if isinstance(err, (InputError, ValueError)) else f"{type(err).__name__}: {err}"
+        hint = "" if args.checkpoint else " (the domain's bundled model; pass --checkpoint to use another)"
+        print(f"error: cannot load the model: {problem.splitlines()[0]}{hint}", file=sys.stderr)
         return 2
     print(f"model: {checkpoint} ({pretrained.domain.name}, sha256 {pretrained.sha256[:12]})", file=sys.stderr)
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from jepa_core.checkpoint import file_sha256, load_checkpoint, load_encoder_weights, read_card
 from jepa_core.config import from_plain
@@ -37,7 +38,7 @@ def load_pretrained(path: str | Path, *, domain: str | None = None) -> Pretraine
     if path.is_dir():
         card = read_card(path)
         state, sha = load_encoder_weights(path), card.get("encoder_sha256") or file_sha256(path / "encoder.safetensors")
-        config = card["config"]
+        config = card.get("config")
     elif path.is_file():
         ckpt = load_checkpoint(path)
         config = ckpt["config"]
@@ -45,12 +46,17 @@ def load_pretrained(path: str | Path, *, domain: str | None = None) -> Pretraine
         card, sha = {"domain": config["domain"], "config": config, "encoder_used_downstream": "ema_target"}, file_sha256(path)
     else:
         raise InputError(path, "no model directory or checkpoint here")
+    if not isinstance(config, dict):
+        raise InputError(path, "model card or checkpoint has no 'config' section")
     name = domain or card.get("domain") or config.get("domain")
     if domain and card.get("domain") not in (None, domain):
         raise InputError(path, f"this model is for domain {card.get('domain')!r}, not {domain!r}")
-    dom = get_domain(name)
-    cfg = from_plain(dom.config_cls, config)
-    encoder = dom.build_encoder(cfg)
+    try:
+        dom = get_domain(name)
+        cfg = from_plain(dom.config_cls, config)
+        encoder = dom.build_encoder(cfg)
+    except (ValueError, OmegaConfBaseException) as err:
+        raise InputError(path, f"cannot rebuild the model from its config ({str(err).splitlines()[0]})") from None
     try:
         encoder.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -50,7 +50,7 @@ def _windows(x: np.ndarray, centres: np.ndarray, start: int, stop: int) -> np.nd
     return padded[np.clip(idx, 0, len(padded) - 1)]
 
 
-def _rr_features(beats: np.ndarray, fs: float) -> np.ndarray:
+def rr_features(beats: np.ndarray, fs: float) -> np.ndarray:
     """The seven RR features of each beat, in seconds or as ratios. Shape: (n,) -> (n, 7)"""
     n = len(beats)
     if n < 2:
@@ -92,7 +92,7 @@ def beat_features(signal: np.ndarray, beats: np.ndarray, fs: float) -> np.ndarra
     # Width proxy: time the slope stays above 30% of its maximum, i.e. the steep QRS part.
     width = (slope > 0.3 * slope.max(axis=1, keepdims=True)).sum(axis=1) / fs
     qrs_stats = np.stack([width, qrs[:, half], qrs.max(axis=1), qrs.min(axis=1), (qrs**2).mean(axis=1)], axis=1)
-    return np.concatenate([_rr_features(beats, fs), qrs_stats, morph], axis=1)
+    return np.concatenate([rr_features(beats, fs), qrs_stats, morph], axis=1)
 
 
 RHYTHM_BANDS_HZ = ((0.5, 4.0), (4.0, 9.0), (9.0, 15.0), (15.0, 40.0))

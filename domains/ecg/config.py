@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jepa_core.config import PretrainConfig
-
 from domains.ecg.io import STANDARD_LEADS
+from jepa_core.config import PretrainConfig
 
 
 @dataclass

@@ -10,14 +10,13 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from domains.ecg.config import EcgPretrainConfig, window_samples
+from domains.ecg.dataset import EcgWindows
+from domains.ecg.io import find_records, read_record, to_lead_slots
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
 from jepa_core.layers.tokenizers import PatchEmbed1D, Tokenizer
 from jepa_core.masking import BlockMask1D, MaskSampler
-
-from domains.ecg.config import EcgPretrainConfig, window_samples
-from domains.ecg.dataset import EcgWindows
-from domains.ecg.io import find_records, read_record, to_lead_slots
 
 
 def select_records(sources: Any, include: list[str] = (), exclude: list[str] = ()) -> list[Path]:
@@ -93,12 +92,10 @@ class EcgDomain(Domain):
         d = cfg.data
         win = window_samples(d)
         stride = int(round((stride_s or win / d.fs) * d.fs))
-        try:
-            records = find_records(source)
-        except InputError as err:
-            yield {"record_id": str(source), "error": str(err)}
-            return
-        for path in records:
+        for path in _records_or_errors(source):
+            if isinstance(path, dict):
+                yield path
+                continue
             try:
                 rec = read_record(path, fs=d.fs, bandpass=tuple(d.bandpass))
                 signal = torch.from_numpy(to_lead_slots(rec, list(d.leads)))  # (L, T)
@@ -107,6 +104,16 @@ class EcgDomain(Domain):
                 continue
             for start, x in cut_windows(signal, win, stride):
                 yield {"x": x, "record_id": rec.record_id, "start": start, "start_s": start / d.fs, "rate": d.fs}
+
+
+def _records_or_errors(source: Any) -> Iterator[Path | dict]:
+    """Record paths of each source item; an item that cannot be listed becomes an error dict."""
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    for item in items:
+        try:
+            yield from find_records(item)
+        except InputError as err:
+            yield {"record_id": str(item), "error": str(err)}
 
 
 def cut_windows(signal: torch.Tensor, window: int, stride: int) -> Iterator[tuple[int, torch.Tensor]]:

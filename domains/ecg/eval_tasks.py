@@ -11,15 +11,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from jepa_core.eval.metrics import challenge_f1, classification_metrics, summarise_seeds
-from jepa_core.eval.probes import linear_probe
-from jepa_core.pretrained import Pretrained, random_encoder
-
 from domains.ecg import baselines, supervised
 from domains.ecg.config import window_samples
 from domains.ecg.embed import beat_embeddings, beat_positions, cut_padded, window_embeddings
 from domains.ecg.io import read_record, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats, load_cinc_labels
+from jepa_core.eval.metrics import challenge_f1, classification_metrics, summarise_seeds
+from jepa_core.eval.probes import linear_probe
+from jepa_core.pretrained import Pretrained, random_encoder
 
 
 @dataclass
@@ -45,6 +44,11 @@ def load_records(paths: Sequence[Path], pre: Pretrained, *, with_beats: bool, de
     return out
 
 
+def _counts(labels: np.ndarray) -> dict[str, int]:
+    values, counts = np.unique(labels, return_counts=True)
+    return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+
 def summarise(per_seed: list[dict], headline: str) -> dict:
     """Mean over seeds/folds for the headline and per-class scores; spread kept alongside."""
     first = per_seed[0]
@@ -55,6 +59,8 @@ def summarise(per_seed: list[dict], headline: str) -> dict:
             out[key] = float(np.mean(vals))
     for stat in ("sensitivity", "ppv", "f1"):
         out[stat] = {c: float(np.mean([m["per_class"][c][stat] or 0.0 for m in per_seed])) for c in first["classes"]}
+    if "record_bootstrap_macro_f1" in first:
+        out["record_bootstrap_std"] = float(np.mean([m["record_bootstrap_macro_f1"]["std"] for m in per_seed]))
     out["confusion"] = np.sum([m["confusion"] for m in per_seed], axis=0).tolist()
     out["classes"], out["n_runs"] = first["classes"], len(per_seed)
     return out
@@ -67,11 +73,29 @@ def _beat_matrix(encoder, recs: list[LoadedRecord], window: int, patch: int) -> 
     return np.concatenate([beat_embeddings(encoder, r.slots, r.beats, window=window, patch=patch) for r in recs])
 
 
-def _probe_beats(encoder, train, test, window, patch) -> dict:
-    y_tr, y_te = np.concatenate([r.labels for r in train]), np.concatenate([r.labels for r in test])
-    res = linear_probe(_beat_matrix(encoder, train, window, patch), y_tr, _beat_matrix(encoder, test, window, patch))
-    proba = _reorder(res.proba, res.classes, AAMI_CLASSES)
-    return classification_metrics(y_te, res.pred, AAMI_CLASSES, proba)
+def _rr(recs: list[LoadedRecord], fs: float) -> np.ndarray:
+    return np.concatenate([baselines.rr_features(r.beats, fs) for r in recs])
+
+
+def _beat_scores(x_tr, y_tr, x_te, test: list[LoadedRecord]) -> dict:
+    """Probe, metrics, and a test-record bootstrap of macro-F1 (records resampled, not beats)."""
+    y_te = np.concatenate([r.labels for r in test])
+    res = linear_probe(x_tr, y_tr, x_te)
+    metrics = classification_metrics(y_te, res.pred, AAMI_CLASSES, _reorder(res.proba, res.classes, AAMI_CLASSES))
+    metrics["record_bootstrap_macro_f1"] = record_bootstrap(y_te, res.pred, [len(r.labels) for r in test])
+    return metrics
+
+
+def record_bootstrap(y_true, y_pred, sizes: list[int], n: int = 200, seed: int = 0) -> dict:
+    """Spread of macro-F1 when the test records are resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    bounds = np.cumsum([0, *sizes])
+    vals = []
+    for _ in range(n):
+        pick = rng.integers(0, len(sizes), len(sizes))
+        idx = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in pick])
+        vals.append(classification_metrics(y_true[idx], y_pred[idx], AAMI_CLASSES)["macro_f1"])
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": n}
 
 
 def _reorder(proba: np.ndarray, have: list, want: Sequence[str]) -> np.ndarray:
@@ -98,17 +122,25 @@ def run_mitdb(pre: Pretrained, train_paths, test_paths, *, seeds: Sequence[int],
     train = load_records(train_paths, pre, with_beats=True, desc="train records")
     test = load_records(test_paths, pre, with_beats=True, desc="test records")
     y_tr, y_te = np.concatenate([r.labels for r in train]), np.concatenate([r.labels for r in test])
-    log(f"beats: train {dict(zip(*np.unique(y_tr, return_counts=True)))}  test {dict(zip(*np.unique(y_te, return_counts=True)))}")
+    log(f"beats: train {_counts(y_tr)}  test {_counts(y_te)}")
     results = {}
-    if "jepa" in methods:
-        results["jepa"] = summarise([_probe_beats(pre.encoder, train, test, window, patch)], "macro_f1")
+    if "jepa" in methods or "jepa_rr" in methods:
+        e_tr, e_te = _beat_matrix(pre.encoder, train, window, patch), _beat_matrix(pre.encoder, test, window, patch)
+        if "jepa" in methods:
+            results["jepa"] = summarise([_beat_scores(e_tr, y_tr, e_te, test)], "macro_f1")
+        if "jepa_rr" in methods:  # JEPA embedding + the 7 RR-interval features
+            x_tr, x_te = np.hstack([e_tr, _rr(train, d.fs)]), np.hstack([e_te, _rr(test, d.fs)])
+            results["jepa_rr"] = summarise([_beat_scores(x_tr, y_tr, x_te, test)], "macro_f1")
     if "random_init" in methods:
-        results["random_init"] = summarise([_probe_beats(random_encoder(pre, s), train, test, window, patch) for s in seeds], "macro_f1")
+        runs = []
+        for s in seeds:
+            enc = random_encoder(pre, s)
+            runs.append(_beat_scores(_beat_matrix(enc, train, window, patch), y_tr, _beat_matrix(enc, test, window, patch), test))
+        results["random_init"] = summarise(runs, "macro_f1")
     if "handcrafted" in methods:
         x_tr = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in train])
         x_te = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in test])
-        res = linear_probe(x_tr, y_tr, x_te)
-        results["handcrafted"] = summarise([classification_metrics(y_te, res.pred, AAMI_CLASSES, _reorder(res.proba, res.classes, AAMI_CLASSES))], "macro_f1")
+        results["handcrafted"] = summarise([_beat_scores(x_tr, y_tr, x_te, test)], "macro_f1")
     if "supervised" in methods:
         w_tr, bw_tr, bt_tr = _windows_and_beats(train, window, patch)
         w_te, bw_te, bt_te = _windows_and_beats(test, window, patch)
@@ -117,7 +149,10 @@ def run_mitdb(pre: Pretrained, train_paths, test_paths, *, seeds: Sequence[int],
             enc = random_encoder(pre, s)
             head = supervised.train_beat_classifier(enc, w_tr, bw_tr, bt_tr, y_tr, list(AAMI_CLASSES), epochs=sup_epochs, seed=s)
             proba = supervised.predict_beats(enc, head, w_te, bw_te, bt_te)
-            runs.append(classification_metrics(y_te, np.asarray(AAMI_CLASSES)[proba.argmax(1)], AAMI_CLASSES, proba))
+            pred = np.asarray(AAMI_CLASSES)[proba.argmax(1)]
+            metrics = classification_metrics(y_te, pred, AAMI_CLASSES, proba)
+            metrics["record_bootstrap_macro_f1"] = record_bootstrap(y_te, pred, [len(r.labels) for r in test])
+            runs.append(metrics)
         results["supervised"] = summarise(runs, "macro_f1")
     return results
 
@@ -151,7 +186,7 @@ def run_cinc(pre: Pretrained, data_dir: Path, paths, folds, *, seeds: Sequence[i
     labels = load_cinc_labels(data_dir)
     recs = load_records(paths, pre, with_beats=False, desc="CinC records")
     y = np.array([labels[r.record_id] for r in recs])
-    log(f"records: {dict(zip(*np.unique(y, return_counts=True)))}; {len(folds)} record-wise folds")
+    log(f"records: {_counts(y)}; {len(folds)} record-wise folds")
     results = {}
     if "jepa" in methods:
         results["jepa"] = summarise(_probe_folds(_record_embeddings(pre.encoder, recs, window, stride), y, folds), "challenge_f1")

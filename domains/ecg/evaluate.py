@@ -20,16 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa_core.checkpoint import atomic_write
-from jepa_core.errors import InputError
-from jepa_core.pretrained import load_pretrained
-
 from domains.ecg.eval_tasks import run_cinc, run_mitdb
 from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
+from jepa_core.checkpoint import atomic_write, read_card, write_card
+from jepa_core.errors import InputError
+from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "ecg-tiny"
-METHODS = ("jepa", "random_init", "handcrafted", "supervised")
+METHODS = ("jepa", "jepa_rr", "random_init", "handcrafted", "supervised")
 HEADLINE = {"mitdb-aami": "macro_f1", "cinc2017": "challenge_f1"}
 
 
@@ -44,9 +43,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-records", type=int, help="CinC: use only the first N labelled records (quick runs)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init and supervised")
     p.add_argument("--supervised-epochs", type=int, default=6)
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                   help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
+    p.add_argument("--update-card", action="store_true", help="record the headline metrics in the model card (model dirs only)")
     return p.parse_args(argv)
 
 
@@ -86,11 +87,12 @@ def evaluate(args: argparse.Namespace) -> dict:
 def format_table(report: dict) -> str:
     head = HEADLINE[report["task"]]
     classes = next(iter(report["results"].values()))["classes"]
-    cols = [head, "macro_f1", "balanced_accuracy"] + [f"Se {c}" for c in classes] + [f"PPV {c}" for c in classes]
+    cols = [head, "record-boot std", "macro_f1", "balanced_accuracy"] + [f"Se {c}" for c in classes] + [f"PPV {c}" for c in classes]
     lines = [f"task {report['task']}", f"{'method':<12}" + "".join(f"{c:>18}" for c in cols)]
     for name, r in report["results"].items():
         spread = r[f"{head}_spread"]
-        cells = [f"{spread['mean']:.3f}±{spread['std']:.3f} (n={spread['n']})", f"{r['macro_f1']:.3f}", f"{r['balanced_accuracy']:.3f}"]
+        boot = f"{r['record_bootstrap_std']:.3f}" if "record_bootstrap_std" in r else "-"
+        cells = [f"{spread['mean']:.3f}±{spread['std']:.3f} (n={spread['n']})", boot, f"{r['macro_f1']:.3f}", f"{r['balanced_accuracy']:.3f}"]
         cells += [f"{r['sensitivity'][c]:.3f}" for c in classes] + [f"{r['ppv'][c]:.3f}" for c in classes]
         lines.append(f"{name:<12}" + "".join(f"{c:>18}" for c in cells))
     return "\n".join(lines)
@@ -111,7 +113,22 @@ def main(argv=None) -> int:
     if args.out:
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
         print(f"wrote {args.out}")
+    if args.update_card:
+        update_card(args.checkpoint, report)
     return 0
+
+
+def update_card(model_dir: Path, report: dict) -> None:
+    """Merge this task's headline metrics (mean, std, n) for every method into the model card."""
+    card = read_card(model_dir)
+    head = HEADLINE[report["task"]]
+    summary = {name: {head: r[f"{head}_spread"], "macro_f1": r["macro_f1"]} for name, r in report["results"].items()}
+    card.setdefault("probe_metrics", {})[report["task"]] = {
+        "split": {"train": report["train"], "test": report["test"]}, "results": summary,
+        "command": "python domains/ecg/evaluate.py " + " ".join(sys.argv[1:]),
+    }
+    write_card(model_dir, card)
+    print(f"updated {model_dir / 'model_card.json'}")
 
 
 if __name__ == "__main__":

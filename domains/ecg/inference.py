@@ -28,18 +28,23 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from wfdb.processing import xqrs_detect
 
+from domains.ecg.config import window_samples
+from domains.ecg.embed import beat_embeddings, window_embeddings
+from domains.ecg.io import EcgRecord, read_record, robust_standardise, to_lead_slots
+from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import SavedLinearProbe
 from jepa_core.pretrained import Pretrained, load_pretrained
 
-from domains.ecg.config import window_samples
-from domains.ecg.embed import beat_embeddings, window_embeddings
-from domains.ecg.io import EcgRecord, find_records, read_record, robust_standardise, to_lead_slots
-from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
-
 BEAT_TASK, RHYTHM_TASK = "mitdb-aami", "cinc2017"
 TASK_CLASSES = {BEAT_TASK: AAMI_CLASSES, RHYTHM_TASK: CINC_CLASSES}
-AAMI_NAMES = {"N": "normal", "S": "supraventricular ectopic", "V": "ventricular ectopic", "F": "fusion", "Q": "unclassifiable"}
+AAMI_NAMES = {
+    "N": "normal",
+    "S": "supraventricular ectopic",
+    "V": "ventricular ectopic",
+    "F": "fusion",
+    "Q": "unclassifiable",
+}
 CINC_NAMES = {"N": "normal sinus rhythm", "A": "atrial fibrillation", "O": "other rhythm", "~": "too noisy"}
 RHYTHM_NOTE = (
     "The rhythm probe was trained on 30-60 s single-lead AliveCor recordings (PhysioNet/CinC 2017, "
@@ -110,14 +115,18 @@ def load_probe(path: Path) -> SavedLinearProbe:
 
 def load_reference(path: Path) -> Reference:
     if not path.is_file():
-        raise InputError(path, "reference embeddings not found (build them with python domains/ecg/build_app_assets.py)")
+        raise InputError(
+            path, "reference embeddings not found (build them with python domains/ecg/build_app_assets.py)"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             ref = Reference(data["emb"].astype(np.float32), data["label"].astype(str), data["record"].astype(str))
     except (OSError, KeyError, ValueError) as err:
         raise InputError(path, f"not a reference file with emb/label/record arrays ({err})") from None
     if ref.emb.ndim != 2 or not len(ref.emb) == len(ref.label) == len(ref.record):
-        raise InputError(path, f"inconsistent shapes emb {ref.emb.shape}, label {ref.label.shape}, record {ref.record.shape}")
+        raise InputError(
+            path, f"inconsistent shapes emb {ref.emb.shape}, label {ref.label.shape}, record {ref.record.shape}"
+        )
     return ref
 
 
@@ -129,19 +138,62 @@ def reorder_proba(proba: np.ndarray, have: list[str], want: tuple[str, ...]) -> 
     return out
 
 
-def native_max_samples(path: Path, max_duration_s: float | None) -> int | None:
-    """How many native samples make ``max_duration_s``; None if unlimited or the header is unreadable
-    (``read_record`` then reports the header problem itself)."""
+def native_limit(path: Path, max_duration_s: float | None) -> tuple[int | None, bool]:
+    """(native samples that make ``max_duration_s``, whether the record is longer than that).
+
+    (None, False) if unlimited or the header is unreadable: ``read_record`` then reports the problem.
+    """
     if max_duration_s is None:
-        return None
+        return None, False
     try:
-        fs = float(wfdb.rdheader(str(path)).fs or 250.0)
+        header = wfdb.rdheader(str(path))
     except Exception:  # noqa: BLE001 - read_record explains a broken header
-        return None
-    return int(max_duration_s * fs) if fs > 0 else None
+        return None, False
+    if not header.fs or header.fs <= 0:
+        return None, False
+    limit = int(max_duration_s * float(header.fs))
+    return limit, bool(header.sig_len and header.sig_len > limit)
 
 
-def load_for_model(path: str | Path, data: DictConfig, *, max_samples: int | None = None) -> tuple[EcgRecord, np.ndarray]:
+def strip_extension(path: str | Path) -> Path:
+    """A record path without extension ('data/208.hea' -> 'data/208')."""
+    path = Path(path)
+    return path.with_suffix("") if path.suffix.lower() in (".hea", ".dat", ".mat", ".atr") else path
+
+
+def uploaded_record(folder: str | Path) -> Path:
+    """The one record among uploaded files in ``folder``, its signal files checked to be there.
+
+    A header may only name plain files in the same folder: no paths, nothing that was not uploaded.
+    """
+    folder = Path(folder)
+    headers = sorted(folder.glob("*.hea"))
+    if len(headers) != 1:
+        found = ", ".join(p.name for p in headers)
+        problem = (
+            "no .hea header among the uploaded files"
+            if not headers
+            else f"upload one record at a time, got headers {found}"
+        )
+        raise InputError("upload", problem)
+    rec = headers[0].with_suffix("")
+    try:
+        header = wfdb.rdheader(str(rec))
+    except Exception:  # noqa: BLE001 - read_record explains a broken header
+        return rec
+    if not isinstance(header, wfdb.Record):
+        raise InputError(headers[0], "multi-segment records cannot be uploaded; convert to a single-segment record")
+    for name in dict.fromkeys(header.file_name or []):
+        if Path(name).name != name:
+            raise InputError(headers[0], f"header names signal file {name!r}: only plain file names are accepted")
+        if not (folder / name).is_file():
+            raise InputError(headers[0], f"header names signal file {name!r}, which was not uploaded")
+    return rec
+
+
+def load_for_model(
+    path: str | Path, data: DictConfig, *, max_samples: int | None = None
+) -> tuple[EcgRecord, np.ndarray]:
     """The record for display (band-passed, physical units, model rate) and its model input.
 
     Shape: returns (record with signal (L, T), slots (n_slots, T) standardised).
@@ -171,10 +223,14 @@ def record_beats(path: Path, record: EcgRecord, notes: list[str]) -> tuple[np.nd
                 return beats.samples[inside], beats.labels[inside], "annotations"
             notes.append("The .atr file holds no beat annotations in the analysed part; R peaks were detected instead.")
         except InputError as err:
-            notes.append(f"Annotations not used ({err}); R peaks were detected instead.")
+            notes.append(
+                f"Annotations in {Path(err.path).name} not used ({err.problem}); R peaks were detected instead."
+            )
     beats = detect_beats(record)
     if len(beats) == 0:
-        raise InputError(path, "no heartbeats detected (flat, very noisy or not an ECG?); beats are needed to classify them")
+        raise InputError(
+            path, "no heartbeats detected (flat, very noisy or not an ECG?); beats are needed to classify them"
+        )
     return beats, None, "detected"
 
 
@@ -201,14 +257,17 @@ class EcgAnalyser:
             probe_dim, ref_dim = self.probes[task].coef.shape[1], self.references[task].emb.shape[1]
             if probe_dim != want or ref_dim != want:
                 where = self.model_dir / "probes" / f"{task}.json"
-                raise InputError(where, f"probe/reference dimension {probe_dim}/{ref_dim} does not match the encoder's {want}")
+                raise InputError(
+                    where, f"probe/reference dimension {probe_dim}/{ref_dim} does not match the encoder's {want}"
+                )
 
     def analyse(self, record_path: str | Path, *, map_method: str = "pca") -> EcgAnalysis:
         """Everything the app shows about one record. Raises InputError for an unusable record."""
-        path = find_records(record_path)[0]
+        path = strip_extension(record_path)
         data, notes = self.pre.cfg.data, []
-        record, slots = load_for_model(path, data, max_samples=native_max_samples(path, self.max_duration_s))
-        if self.max_duration_s and record.n_samples_original >= int(self.max_duration_s * record.fs_original):
+        limit, truncated = native_limit(path, self.max_duration_s)
+        record, slots = load_for_model(path, data, max_samples=limit)
+        if truncated:
             notes.append(f"Only the first {self.max_duration_s / 60:g} min of the record were analysed.")
         beats, annotated, source = record_beats(path, record, notes)
         window, patch = window_samples(data), data.patch
@@ -247,11 +306,13 @@ class EcgAnalyser:
         with self._lock:
             if (task, method) not in self._projections:
                 emb = self.references[task].emb
-                if method == "umap" and len(emb) > 10:
+                if method == "umap":
                     import umap  # slow import (numba); only on request
 
-                    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(emb) - 1), random_state=0)
-                else:  # PCA; also UMAP's stand-in for a handful of references
+                    reducer = umap.UMAP(
+                        n_components=2, n_neighbors=max(2, min(15, len(emb) - 1)), random_state=0, n_jobs=1
+                    )
+                else:
                     reducer = PCA(n_components=2, random_state=0)
                 model = make_pipeline(StandardScaler(), reducer).fit(emb)
                 self._projections[task, method] = (model, model.transform(emb))

@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jepa_core.cli import pretrain_main
-
 from domains.ecg.domain import DOMAIN
+from jepa_core.cli import pretrain_main
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "tiny.yaml"
 

@@ -204,16 +204,21 @@ def test_failed_export_keeps_old_output(
     assert pq.read_table(out).num_rows == 1
 
 
-def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cli_usage_errors(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0 and "--checkpoint" in capsys.readouterr().out
     out = str(tmp_path / "e.parquet")
     assert main(["--checkpoint", str(tmp_path / "nope"), "--input", str(tmp_path), "--output", out]) == 2
+    bad_card = tmp_path / "badcard"
+    bad_card.mkdir()
+    shutil.copy(model_dir / "encoder.safetensors", bad_card)
+    (bad_card / "model_card.json").write_text('{"domain": "ecg"}')  # no config: the architecture is unknown
+    assert main(["--checkpoint", str(bad_card), "--input", str(tmp_path), "--output", out]) == 2
     assert main(["--domain", "nosuchdomain", "--input", str(tmp_path), "--output", out]) == 2
     assert main(["--input", str(tmp_path), "--output", out]) == 2
     err = capsys.readouterr().err
-    assert "nope" in err and "nosuchdomain" in err and "Traceback" not in err
+    assert "nope" in err and "'config'" in err and "nosuchdomain" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exc:
         main(["--input", str(tmp_path), "--output", out, "--batch-size", "0"])
     assert exc.value.code == 2

@@ -71,7 +71,7 @@ def test_checkpoint_round_trip_and_pickle_payload_refused(tmp_path):
 
     class Payload:
         def __reduce__(self):
-            return (exec, ("open(%r, 'w').write('pwned')" % str(tmp_path / "pwned"),))
+            return (exec, (f"open({str(tmp_path / 'pwned')!r}, 'w').write('pwned')",))
 
     torch.save({"evil": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(InputError, match="evil.pt"):

@@ -1,0 +1,176 @@
+"""The app's ECG analysis and asset build, with a tiny random model built from the bundled samples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wfdb
+
+from domains.ecg.build_app_assets import stratified_subsample
+from domains.ecg.inference import BEAT_TASK, RHYTHM_TASK, EcgAnalyser, uploaded_record
+from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
+from jepa_core.errors import InputError
+from tests.apps.ecg_model import SAMPLE_DIR, build_ecg_test_model
+
+EMBED_DIM = 32  # tests/apps/ecg_model.py
+
+
+@pytest.fixture(scope="module")
+def analyser(tmp_path_factory: pytest.TempPathFactory) -> EcgAnalyser:
+    model_dir = build_ecg_test_model(tmp_path_factory.mktemp("ecg-model"))
+    return EcgAnalyser(model_dir, max_duration_s=60.0)
+
+
+def _copy_record(rec: str, dest: Path, exts=("hea", "dat")) -> Path:
+    for ext in exts:
+        shutil.copy(SAMPLE_DIR / f"{rec}.{ext}", dest / f"{rec}.{ext}")
+    return dest / rec
+
+
+def test_assets_hold_training_records_and_capped_references(analyser: EcgAnalyser):
+    meta = analyser.probes[BEAT_TASK].meta
+    assert meta["records"] == ["208", "232"] and meta["level"] == "beat"
+    assert all(meta["n_reference"][c] == min(50, n) for c, n in meta["n_train"].items())
+    with np.load(analyser.model_dir / "references" / f"{BEAT_TASK}.npz") as ref:
+        assert ref["emb"].dtype == np.float16 and ref["emb"].shape == (sum(meta["n_reference"].values()), 2 * EMBED_DIM)
+        assert set(ref["record"]) == {"208", "232"}
+    rhythm = json.loads((analyser.model_dir / "probes" / f"{RHYTHM_TASK}.json").read_text())
+    assert sorted(rhythm["classes"]) == sorted(CINC_CLASSES) and sum(rhythm["meta"]["n_train"].values()) == 12
+
+
+def test_stratified_subsample_caps_each_class():
+    y = np.array(["N"] * 30 + ["S"] * 3 + ["V"] * 12)
+    idx = stratified_subsample(y, 10, seed=1)
+    assert dict(zip(*np.unique(y[idx], return_counts=True), strict=True)) == {"N": 10, "S": 3, "V": 10}
+    assert np.array_equal(idx, stratified_subsample(y, 10, seed=1)) and np.all(np.diff(idx) > 0)
+
+
+def test_annotated_record_uses_atr_beats_and_gives_normalised_predictions(analyser: EcgAnalyser):
+    a = analyser.analyse(SAMPLE_DIR / "232.hea")
+    n_samples = a.record.signal.shape[1]
+    assert a.record.duration_s == pytest.approx(60.0, abs=0.01) and any("first 1 min" in n for n in a.notes)
+    truth = load_beats(SAMPLE_DIR / "232", fs=a.record.fs, classes=(*AAMI_CLASSES, "Q"))
+    inside = truth.samples < n_samples
+    assert a.beat_source == "annotations"
+    np.testing.assert_array_equal(a.beats, truth.samples[inside])
+    np.testing.assert_array_equal(a.beat_annotated, truth.labels[inside])
+    n = len(a.beats)
+    assert a.beat_proba.shape == (n, len(AAMI_CLASSES)) and a.beat_emb.shape == (n, 2 * EMBED_DIM)
+    np.testing.assert_allclose(a.beat_proba.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(a.beat_pred, np.asarray(AAMI_CLASSES)[a.beat_proba.argmax(axis=1)])
+    assert a.rhythm_proba.shape == (len(CINC_CLASSES),) and a.rhythm_proba.sum() == pytest.approx(1.0)
+    assert a.rhythm_pred in CINC_CLASSES and a.window_emb.shape[1] == EMBED_DIM
+    assert sum(a.counts().values()) == n
+    beat_map, rhythm_map = a.maps[BEAT_TASK], a.maps[RHYTHM_TASK]
+    assert beat_map.xy.shape == (n, 2) and rhythm_map.xy.shape == (1, 2)
+    assert beat_map.ref_xy.shape == (len(analyser.references[BEAT_TASK].emb), 2) and beat_map.method == "pca"
+
+
+def test_reference_points_project_onto_their_own_map_positions(analyser: EcgAnalyser):
+    ref = analyser.references[RHYTHM_TASK]
+    m = analyser.project(RHYTHM_TASK, ref.emb[:4], ref.label[:4])
+    np.testing.assert_allclose(m.xy, m.ref_xy[:4], rtol=1e-5, atol=1e-5)
+
+
+def test_record_without_atr_gets_detected_beats_near_the_annotated_ones(analyser: EcgAnalyser, tmp_path: Path):
+    a = analyser.analyse(_copy_record("208", tmp_path))
+    assert a.beat_source == "detected" and a.beat_annotated is None
+    truth = load_beats(SAMPLE_DIR / "208", fs=a.record.fs, classes=(*AAMI_CLASSES, "Q")).samples
+    truth = truth[(truth > 50) & (truth < a.record.signal.shape[1] - 50)]
+    nearest = np.abs(truth[:, None] - a.beats[None, :]).min(axis=1)
+    assert np.mean(nearest <= 0.1 * a.record.fs) > 0.9  # 100 ms
+    assert 0.8 < len(a.beats) / len(truth) < 1.2
+
+
+def test_cinc_record_is_analysed_without_annotations(analyser: EcgAnalyser):
+    a = analyser.analyse(SAMPLE_DIR / "A00002")
+    assert a.beat_source == "detected" and a.record.leads == ("I",) and not a.notes
+    assert 15 < len(a.beats) < 80  # 30 s of sinus rhythm
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "not a header at all\n",
+        "broken 1 5 9000\nbroken.dat 16 200/mV 16 0 0 0 0 ECG\n",
+        "broken 1 300 9000\n../x.dat 16\n",
+    ],
+)
+def test_broken_header_raises_input_error_naming_the_file(analyser: EcgAnalyser, tmp_path: Path, header: str):
+    (tmp_path / "broken.hea").write_text(header)
+    (tmp_path / "broken.dat").write_bytes(bytes(2 * 9000))
+    with pytest.raises(InputError, match=r"broken\.hea: (header unreadable|sampling rate 5 Hz outside)"):
+        analyser.analyse(tmp_path / "broken")
+
+
+def test_missing_signal_file_is_named(analyser: EcgAnalyser, tmp_path: Path):
+    rec = _copy_record("208", tmp_path, exts=("hea",))
+    with pytest.raises(InputError, match=r"208\.dat"):
+        analyser.analyse(rec)
+
+
+def test_flat_record_has_no_beats_and_says_so(analyser: EcgAnalyser, tmp_path: Path):
+    wfdb.wrsamp(
+        "flat", fs=250, units=["mV"], sig_name=["II"], p_signal=np.zeros((7500, 1)), fmt=["16"], write_dir=str(tmp_path)
+    )
+    with pytest.raises(InputError, match=r"flat.*no heartbeats detected"):
+        analyser.analyse(tmp_path / "flat")
+
+
+def test_uploaded_record_is_checked_before_reading(tmp_path: Path):
+    with pytest.raises(InputError, match="no .hea header"):
+        uploaded_record(tmp_path)
+    rec = _copy_record("A00002", tmp_path, exts=("hea", "mat"))
+    assert uploaded_record(tmp_path) == rec
+    (tmp_path / "A00002.mat").unlink()
+    with pytest.raises(InputError, match="'A00002.mat', which was not uploaded"):
+        uploaded_record(tmp_path)
+    shutil.copy(SAMPLE_DIR / "232.hea", tmp_path / "232.hea")
+    with pytest.raises(InputError, match="one record at a time"):
+        uploaded_record(tmp_path)
+
+
+def test_umap_map_places_record_among_references(analyser: EcgAnalyser):
+    a = analyser.analyse(SAMPLE_DIR / "A00090")
+    maps = analyser.maps(a, "umap")
+    assert maps[BEAT_TASK].method == "umap" and maps[BEAT_TASK].xy.shape == (len(a.beats), 2)
+    assert np.isfinite(maps[RHYTHM_TASK].xy).all()
+
+
+def test_build_cli_writes_assets_and_reports_bad_input(analyser: EcgAnalyser, tmp_path: Path, capsys):
+    from domains.ecg.build_app_assets import main
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("encoder.safetensors", "model_card.json"):
+        shutil.copy(analyser.model_dir / name, model / name)
+    common = [
+        "--model",
+        str(model),
+        "--mitdb-dir",
+        str(SAMPLE_DIR),
+        "--cinc-dir",
+        str(SAMPLE_DIR),
+        "--max-seconds",
+        "40",
+    ]
+    assert main([*common, "--mitdb-records", "208", "232", "--per-class", "5"]) == 0
+    assert sorted(p.relative_to(model).as_posix() for p in model.rglob("*.*") if p.parent != model) == [
+        "probes/cinc2017.json", "probes/mitdb-aami.json", "references/cinc2017.npz", "references/mitdb-aami.npz",
+    ]  # fmt: skip
+    assert EcgAnalyser(model).references[BEAT_TASK].emb.shape[0] <= 4 * 5
+    assert main([*common, "--mitdb-records", "999"]) == 2
+    assert "999" in capsys.readouterr().err
+
+
+def test_unreadable_atr_falls_back_to_detection_with_a_note(analyser: EcgAnalyser, tmp_path: Path):
+    rec = _copy_record("208", tmp_path)
+    (tmp_path / "208.atr").write_bytes(b"\xff\xff\xff")
+    a = analyser.analyse(rec)
+    assert a.beat_source == "detected" and len(a.beats) > 50
+    assert any(n.startswith("Annotations in 208.atr not used") for n in a.notes), a.notes
+    assert not any(str(tmp_path) in n for n in a.notes)
