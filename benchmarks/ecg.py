@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import wfdb
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.common import count_flops, machine, matmul_peak, print_table, time_calls, write_json
 from domains.ecg.dataset import EcgWindows
 from domains.ecg.domain import DOMAIN, window_samples
@@ -33,7 +34,9 @@ SAMPLES = ROOT / "data" / "samples" / "ecg"
 def bench_pretrain_step(cfg, batch_size: int) -> dict:
     """Seconds and FLOPs of one full optimisation step (forward, backward, AdamW, EMA) on real windows."""
     torch.manual_seed(0)
-    data = EcgWindows(find_records(SAMPLES), fs=cfg.data.fs, window=window_samples(cfg.data), leads=list(cfg.data.leads))
+    data = EcgWindows(
+        find_records(SAMPLES), fs=cfg.data.fs, window=window_samples(cfg.data), leads=list(cfg.data.leads)
+    )
     x = torch.stack([data[i % len(data)]["x"] for i in range(batch_size)])
     model = DOMAIN.build_model(cfg)
     opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
@@ -50,8 +53,14 @@ def bench_pretrain_step(cfg, batch_size: int) -> dict:
 
     flops = count_flops(step)
     seconds = time_calls(step, min_seconds=8.0)
-    return {"batch_size": batch_size, "step_s": seconds, "samples_per_s": batch_size / seconds,
-            "flops_per_step": flops, "flops_per_s": flops / seconds, "tokens_per_sample": masker.num_tokens}
+    return {
+        "batch_size": batch_size,
+        "step_s": seconds,
+        "samples_per_s": batch_size / seconds,
+        "flops_per_step": flops,
+        "flops_per_s": flops / seconds,
+        "tokens_per_sample": masker.num_tokens,
+    }
 
 
 def bench_reader(rounds: int = 3) -> dict:
@@ -99,29 +108,73 @@ def main(argv=None) -> int:
     reader = bench_reader()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        wall, rss = run_child(["domains/ecg/pretrain.py", "--config", str(args.config), "--out", str(run_dir),
-                               "--steps", str(args.pretrain_steps), "--no-progress"])
-        export_wall, _ = run_child(["-m", "jepa_core.export_cli", "--checkpoint", str(run_dir), "--input", str(SAMPLES),
-                                    "--output", str(Path(tmp) / "e.parquet"), "--no-progress"])
+        wall, rss = run_child(
+            [
+                "domains/ecg/pretrain.py",
+                "--config",
+                str(args.config),
+                "--out",
+                str(run_dir),
+                "--steps",
+                str(args.pretrain_steps),
+                "--no-progress",
+            ]
+        )
+        export_wall, _ = run_child(
+            [
+                "-m",
+                "jepa_core.export_cli",
+                "--checkpoint",
+                str(run_dir),
+                "--input",
+                str(SAMPLES),
+                "--output",
+                str(Path(tmp) / "e.parquet"),
+                "--no-progress",
+            ]
+        )
         import pyarrow.parquet as pq
 
         rows = pq.read_metadata(Path(tmp) / "e.parquet").num_rows
     result = {
-        "date": date.today().isoformat(), "machine": machine(), "config": str(args.config.relative_to(ROOT)),
-        "matmul_peak_flops": peak, "pretrain_step": step, "fraction_of_matmul_peak": step["flops_per_s"] / peak,
-        "reader": reader, "default_pretrain": {"steps": args.pretrain_steps, "wall_s": wall, "peak_rss_gb": rss},
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "config": str(args.config.relative_to(ROOT)),
+        "matmul_peak_flops": peak,
+        "pretrain_step": step,
+        "fraction_of_matmul_peak": step["flops_per_s"] / peak,
+        "reader": reader,
+        "default_pretrain": {"steps": args.pretrain_steps, "wall_s": wall, "peak_rss_gb": rss},
         "export": {"rows": rows, "wall_s_incl_startup": export_wall, "rows_per_s_incl_startup": rows / export_wall},
         "targets": {"fraction_of_matmul_peak": 0.40, "reader_raw_over_bare_time": 1.2, "peak_rss_gb": 3.0},
     }
-    print_table([
-        ("matmul peak (fp32)", f"{peak / 1e9:.1f} GFLOP/s", f"{machine()['torch_threads']} threads"),
-        ("pretrain samples/s", f"{step['samples_per_s']:.1f}", f"batch {args.batch_size}, {step['step_s'] * 1e3:.0f} ms/step"),
-        ("pretrain achieved", f"{step['flops_per_s'] / 1e9:.1f} GFLOP/s", f"{result['fraction_of_matmul_peak']:.0%} of matmul peak (target >= 40%)"),
-        ("reader (raw) vs bare wfdb", f"{reader['raw_over_bare_time']:.2f}x time", f"{reader['read_record_raw_records_per_s']:.1f} vs {reader['bare_wfdb_records_per_s']:.1f} records/s (target <= 1.2x)"),
-        ("reader (default preprocessing)", f"{reader['read_record_default_records_per_s']:.1f} rec/s", "resample + band-pass + robust scaling"),
-        ("default pretrain peak RSS", f"{rss:.2f} GB", f"{args.pretrain_steps} steps, target <= 3 GB"),
-        ("export rows/s", f"{rows / export_wall:.1f}", f"{rows} rows, incl. process start-up"),
-    ])
+    print_table(
+        [
+            ("matmul peak (fp32)", f"{peak / 1e9:.1f} GFLOP/s", f"{machine()['torch_threads']} threads"),
+            (
+                "pretrain samples/s",
+                f"{step['samples_per_s']:.1f}",
+                f"batch {args.batch_size}, {step['step_s'] * 1e3:.0f} ms/step",
+            ),
+            (
+                "pretrain achieved",
+                f"{step['flops_per_s'] / 1e9:.1f} GFLOP/s",
+                f"{result['fraction_of_matmul_peak']:.0%} of matmul peak (target >= 40%)",
+            ),
+            (
+                "reader (raw) vs bare wfdb",
+                f"{reader['raw_over_bare_time']:.2f}x time",
+                f"{reader['read_record_raw_records_per_s']:.1f} vs {reader['bare_wfdb_records_per_s']:.1f} records/s (target <= 1.2x)",
+            ),
+            (
+                "reader (default preprocessing)",
+                f"{reader['read_record_default_records_per_s']:.1f} rec/s",
+                "resample + band-pass + robust scaling",
+            ),
+            ("default pretrain peak RSS", f"{rss:.2f} GB", f"{args.pretrain_steps} steps, target <= 3 GB"),
+            ("export rows/s", f"{rows / export_wall:.1f}", f"{rows} rows, incl. process start-up"),
+        ]
+    )
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

@@ -46,7 +46,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise InputError(path, f"not a loadable checkpoint ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise InputError(
+            path, f"not a loadable checkpoint ({type(err).__name__}: {str(err).splitlines()[0]})"
+        ) from None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -102,7 +104,14 @@ def render_card(card: dict) -> str:
             lines.append(f"- **{key.replace('_', ' ')}**: `{card[key]}`")
     for section in ("input_spec", "training_data", "metrics", "probe_metrics"):
         if card.get(section):
-            lines += ["", f"## {section.replace('_', ' ').capitalize()}", "", "```json", json.dumps(card[section], indent=2), "```"]
+            lines += [
+                "",
+                f"## {section.replace('_', ' ').capitalize()}",
+                "",
+                "```json",
+                json.dumps(card[section], indent=2),
+                "```",
+            ]
     if card.get("notes"):
         lines += ["", "## Notes", "", card["notes"]]
     return "\n".join(lines) + "\n"

@@ -21,7 +21,9 @@ def pretrain_parser(domain: Domain, default_config: Path | None) -> argparse.Arg
         "Unknown keys are errors.",
     )
     parser.add_argument("--config", type=Path, default=default_config, help=f"YAML config (default: {default_config})")
-    parser.add_argument("--data-dir", nargs="+", metavar="PATH", help="record folders, record paths or list files (data.sources)")
+    parser.add_argument(
+        "--data-dir", nargs="+", metavar="PATH", help="record folders, record paths or list files (data.sources)"
+    )
     parser.add_argument("--out", help="run directory (out)")
     parser.add_argument("--steps", type=int, help="optimisation steps (train.steps)")
     parser.add_argument("--seed", type=int, help="seed for data order, masks and init (train.seed)")

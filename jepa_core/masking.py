@@ -83,7 +83,12 @@ class BlockMask1D(MaskSampler):
     """
 
     def __init__(
-        self, grid: tuple[int], *, keep_ratio: tuple[float, float] = (0.15, 0.25), min_block: int = 10, max_blocks: int = 4
+        self,
+        grid: tuple[int],
+        *,
+        keep_ratio: tuple[float, float] = (0.15, 0.25),
+        min_block: int = 10,
+        max_blocks: int = 4,
     ) -> None:
         super().__init__(grid)
         if len(self.grid) != 1:
@@ -96,7 +101,9 @@ class BlockMask1D(MaskSampler):
         """One sample: alternate context gaps and target blocks. Returns (N,) bool target row."""
         k = _randint(generator, 1, max(1, min(self.max_blocks, n_tgt // self.min_block)))
         floor = min(self.min_block, n_tgt // k)
-        blocks = torch.full((k,), floor) + torch.bincount(torch.randint(k, (n_tgt - floor * k,), generator=generator), minlength=k)
+        blocks = torch.full((k,), floor) + torch.bincount(
+            torch.randint(k, (n_tgt - floor * k,), generator=generator), minlength=k
+        )
         gaps = torch.bincount(torch.randint(k + 1, (n_ctx,), generator=generator), minlength=k + 1)
         row = torch.zeros(self.num_tokens, dtype=torch.bool)
         pos = 0
@@ -181,7 +188,9 @@ class MultiBlockMask(MaskSampler):
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> Masks:
         t_scale = _uniform(generator, *self.temporal_scale)
-        tgt_shape = self._shape(_uniform(generator, *self.target_scale), _uniform(generator, *self.target_aspect), t_scale)
+        tgt_shape = self._shape(
+            _uniform(generator, *self.target_scale), _uniform(generator, *self.target_aspect), t_scale
+        )
         ctx_shape = self._shape(_uniform(generator, *self.context_scale), 1.0, 1.0)
         rows = [self._sample_one(tgt_shape, ctx_shape, generator) for _ in range(batch_size)]
         target = torch.stack([r[0] for r in rows])

@@ -43,7 +43,10 @@ def load_pretrained(path: str | Path, *, domain: str | None = None) -> Pretraine
         ckpt = load_checkpoint(path)
         config = ckpt["config"]
         state = _strip(ckpt["model"], "target_encoder.") or _strip(ckpt["model"], "encoder.")
-        card, sha = {"domain": config["domain"], "config": config, "encoder_used_downstream": "ema_target"}, file_sha256(path)
+        card, sha = (
+            {"domain": config["domain"], "config": config, "encoder_used_downstream": "ema_target"},
+            file_sha256(path),
+        )
     else:
         raise InputError(path, "no model directory or checkpoint here")
     if not isinstance(config, dict):
@@ -60,7 +63,9 @@ def load_pretrained(path: str | Path, *, domain: str | None = None) -> Pretraine
     try:
         encoder.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise InputError(path, f"weights do not match the architecture in its config ({str(err).splitlines()[0]})") from None
+        raise InputError(
+            path, f"weights do not match the architecture in its config ({str(err).splitlines()[0]})"
+        ) from None
     return Pretrained(domain=dom, cfg=cfg, encoder=encoder.eval(), card=card, sha256=sha)
 
 

@@ -48,7 +48,9 @@ def make_fabric(cfg: DictConfig) -> Fabric:
         cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         precision = "bf16-mixed" if cuda_bf16 and t.accelerator in ("auto", "cuda", "gpu") else "32-true"
     devices = t.devices if t.devices == "auto" else int(t.devices)
-    return Fabric(accelerator=t.accelerator, devices=devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision)
+    return Fabric(
+        accelerator=t.accelerator, devices=devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision
+    )
 
 
 def split_eval(n: int, n_eval: int, seed: int) -> tuple[list[int], list[int]]:
@@ -109,8 +111,13 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
     raw = model
     model, optimizer = fabric.setup(model, optimizer)
     sampler = StepBatchSampler(
-        train_idx, batch_size=t.batch_size, total_steps=t.steps, start_step=start_step, seed=t.seed,
-        rank=fabric.global_rank, world_size=fabric.world_size,
+        train_idx,
+        batch_size=t.batch_size,
+        total_steps=t.steps,
+        start_step=start_step,
+        seed=t.seed,
+        rank=fabric.global_rank,
+        world_size=fabric.world_size,
     )
     loader = fabric.setup_dataloaders(
         DataLoader(dataset, batch_sampler=sampler, num_workers=t.num_workers, persistent_workers=False),
@@ -122,7 +129,12 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
     eval_set = Subset(dataset, eval_idx)
 
     step, last, tic = start_step, {}, time.perf_counter()
-    bar = tqdm(total=t.steps, initial=start_step, disable=not (t.progress and fabric.is_global_zero), desc=f"pretrain {domain.name}")
+    bar = tqdm(
+        total=t.steps,
+        initial=start_step,
+        disable=not (t.progress and fabric.is_global_zero),
+        desc=f"pretrain {domain.name}",
+    )
     for batch in loader:
         x = batch["x"]
         lr = cosine_lr(step, total=t.steps, base=o.lr, minimum=o.min_lr, warmup=o.warmup_steps)
@@ -149,13 +161,20 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
         if step % t.log_every == 0 or step == t.steps:
             elapsed = time.perf_counter() - tic
             last = {k: float(v.detach()) for k, v in parts.items()}
-            last.update(step=step, lr=lr, weight_decay=wd, momentum=momentum,
-                        samples_per_s=t.log_every * t.batch_size * fabric.world_size / max(elapsed, 1e-9))
+            last.update(
+                step=step,
+                lr=lr,
+                weight_decay=wd,
+                momentum=momentum,
+                samples_per_s=t.log_every * t.batch_size * fabric.world_size / max(elapsed, 1e-9),
+            )
             log.write(last)
             bar.set_postfix(loss=f"{last['loss']:.4f}")
             tic = time.perf_counter()
         if t.eval_every and (step % t.eval_every == 0 or step == t.steps) and len(eval_set) > 1:
-            emb = embed_dataset(raw.downstream_encoder, eval_set, domain.pool, batch_size=t.batch_size, device=fabric.device)
+            emb = embed_dataset(
+                raw.downstream_encoder, eval_set, domain.pool, batch_size=t.batch_size, device=fabric.device
+            )
             rank = rankme(emb)
             log.write({"step": step, "rankme": rank, "embed_std": float(emb.std(0).mean())})
             fabric.print(f"step {step}: loss {parts['loss'].item():.4f}  RankMe {rank:.1f}/{emb.shape[1]}")

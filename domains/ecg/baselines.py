@@ -4,7 +4,7 @@
   (IEEE TBME 2004) and Mar et al. (IEEE TBME 2011), for AAMI beat classification.
 - ``rhythm_features``: heart-rate variability, RR irregularity and signal statistics per
   record, for CinC 2017 rhythm classification.
-- ``fit_predict_logreg``: the linear classifier both are scored with.
+- both are scored with ``jepa_core.eval.probes.linear_probe``, the probe used for the encoders.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import welch
 from scipy.stats import kurtosis, skew
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from wfdb.processing import xqrs_detect
 
 MORPH_WINDOW_S = (-0.25, 0.40)  # P wave to end of T wave around the R peak
@@ -169,7 +165,7 @@ def rhythm_features(signal: np.ndarray, fs: float) -> np.ndarray:
     """Rhythm, heart-rate variability and signal-quality features of one record, lead 0.
 
     R peaks come from ``wfdb.processing.xqrs_detect``. With fewer than 3 peaks every RR and
-    beat-shape feature is NaN (left for ``fit_predict_logreg`` to impute); a failed detector
+    beat-shape feature is NaN (left for the probe's imputer); a failed detector
     counts as no peaks. Columns follow ``RHYTHM_FEATURE_NAMES``.
     Shape: (L, T) or (T,) -> (28,)
     """
@@ -189,34 +185,3 @@ def rhythm_features(signal: np.ndarray, fs: float) -> np.ndarray:
         *_beat_shape_stats(x, peaks, fs),
     ]  # fmt: skip
     return np.asarray(feats, dtype=np.float64)
-
-
-def fit_predict_logreg(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    *,
-    seed: int = 0,
-    C: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray, list]:
-    """Median imputation, standardisation and class-balanced logistic regression.
-
-    Non-finite features are treated as missing. Imputation comes before scaling so the scaler
-    sees complete columns. Returns (predicted labels, probabilities (N, C), class order of the
-    probability columns).
-    """
-    model = make_pipeline(
-        SimpleImputer(strategy="median", keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed),
-    )
-
-    def clean(X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64).copy()
-        X[~np.isfinite(X)] = np.nan
-        return X
-
-    model.fit(clean(X_train), np.asarray(y_train))
-    proba = model.predict_proba(clean(X_test))
-    classes = list(model.classes_)
-    return np.asarray(classes)[proba.argmax(axis=1)], proba, classes

@@ -52,7 +52,10 @@ def _counts(labels: np.ndarray) -> dict[str, int]:
 def summarise(per_seed: list[dict], headline: str) -> dict:
     """Mean over seeds/folds for the headline and per-class scores; spread kept alongside."""
     first = per_seed[0]
-    out = {headline: float(np.mean([m[headline] for m in per_seed])), f"{headline}_spread": summarise_seeds([m[headline] for m in per_seed])}
+    out = {
+        headline: float(np.mean([m[headline] for m in per_seed])),
+        f"{headline}_spread": summarise_seeds([m[headline] for m in per_seed]),
+    }
     for key in ("macro_f1", "balanced_accuracy", "accuracy", "auroc", "challenge_f1"):
         vals = [m[key] for m in per_seed if m.get(key) is not None]
         if vals and key not in out:
@@ -115,8 +118,16 @@ def _windows_and_beats(recs: list[LoadedRecord], window: int, patch: int):
     return torch.cat(windows), torch.cat(wins), torch.cat(toks)
 
 
-def run_mitdb(pre: Pretrained, train_paths, test_paths, *, seeds: Sequence[int], sup_epochs: int,
-              methods: Sequence[str], log: Callable[[str], None] = print) -> dict:
+def run_mitdb(
+    pre: Pretrained,
+    train_paths,
+    test_paths,
+    *,
+    seeds: Sequence[int],
+    sup_epochs: int,
+    methods: Sequence[str],
+    log: Callable[[str], None] = print,
+) -> dict:
     d = pre.cfg.data
     window, patch = window_samples(d), d.patch
     train = load_records(train_paths, pre, with_beats=True, desc="train records")
@@ -135,7 +146,11 @@ def run_mitdb(pre: Pretrained, train_paths, test_paths, *, seeds: Sequence[int],
         runs = []
         for s in seeds:
             enc = random_encoder(pre, s)
-            runs.append(_beat_scores(_beat_matrix(enc, train, window, patch), y_tr, _beat_matrix(enc, test, window, patch), test))
+            runs.append(
+                _beat_scores(
+                    _beat_matrix(enc, train, window, patch), y_tr, _beat_matrix(enc, test, window, patch), test
+                )
+            )
         results["random_init"] = summarise(runs, "macro_f1")
     if "handcrafted" in methods:
         x_tr = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in train])
@@ -147,7 +162,9 @@ def run_mitdb(pre: Pretrained, train_paths, test_paths, *, seeds: Sequence[int],
         runs = []
         for s in seeds:
             enc = random_encoder(pre, s)
-            head = supervised.train_beat_classifier(enc, w_tr, bw_tr, bt_tr, y_tr, list(AAMI_CLASSES), epochs=sup_epochs, seed=s)
+            head = supervised.train_beat_classifier(
+                enc, w_tr, bw_tr, bt_tr, y_tr, list(AAMI_CLASSES), epochs=sup_epochs, seed=s
+            )
             proba = supervised.predict_beats(enc, head, w_te, bw_te, bt_te)
             pred = np.asarray(AAMI_CLASSES)[proba.argmax(1)]
             metrics = classification_metrics(y_te, pred, AAMI_CLASSES, proba)
@@ -178,8 +195,17 @@ def _probe_folds(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.
     return runs
 
 
-def run_cinc(pre: Pretrained, data_dir: Path, paths, folds, *, seeds: Sequence[int], sup_epochs: int,
-             methods: Sequence[str], log: Callable[[str], None] = print) -> dict:
+def run_cinc(
+    pre: Pretrained,
+    data_dir: Path,
+    paths,
+    folds,
+    *,
+    seeds: Sequence[int],
+    sup_epochs: int,
+    methods: Sequence[str],
+    log: Callable[[str], None] = print,
+) -> dict:
     """``folds``: (train_idx, test_idx) arrays over ``paths``; metrics averaged over folds."""
     d = pre.cfg.data
     window, stride = window_samples(d), window_samples(d) // 2
@@ -189,15 +215,25 @@ def run_cinc(pre: Pretrained, data_dir: Path, paths, folds, *, seeds: Sequence[i
     log(f"records: {_counts(y)}; {len(folds)} record-wise folds")
     results = {}
     if "jepa" in methods:
-        results["jepa"] = summarise(_probe_folds(_record_embeddings(pre.encoder, recs, window, stride), y, folds), "challenge_f1")
+        results["jepa"] = summarise(
+            _probe_folds(_record_embeddings(pre.encoder, recs, window, stride), y, folds), "challenge_f1"
+        )
     if "random_init" in methods:
-        runs = [m for s in seeds for m in _probe_folds(_record_embeddings(random_encoder(pre, s), recs, window, stride), y, folds)]
+        runs = [
+            m
+            for s in seeds
+            for m in _probe_folds(_record_embeddings(random_encoder(pre, s), recs, window, stride), y, folds)
+        ]
         results["random_init"] = summarise(runs, "challenge_f1")
     if "handcrafted" in methods:
-        x = np.stack([baselines.rhythm_features(r.signal[0], d.fs) for r in tqdm(recs, desc="rhythm features", leave=False)])
+        x = np.stack(
+            [baselines.rhythm_features(r.signal[0], d.fs) for r in tqdm(recs, desc="rhythm features", leave=False)]
+        )
         results["handcrafted"] = summarise(_probe_folds(x, y, folds), "challenge_f1")
     if "supervised" in methods:
-        results["supervised"] = summarise(_supervised_cinc(pre, recs, y, folds, window, stride, sup_epochs), "challenge_f1")
+        results["supervised"] = summarise(
+            _supervised_cinc(pre, recs, y, folds, window, stride, sup_epochs), "challenge_f1"
+        )
     return results
 
 

@@ -34,20 +34,34 @@ HEADLINE = {"mitdb-aami": "macro_f1", "cinc2017": "challenge_f1"}
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python domains/ecg/evaluate.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL, help=f"model dir, run dir or .pt checkpoint (default: {DEFAULT_MODEL})")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=DEFAULT_MODEL,
+        help=f"model dir, run dir or .pt checkpoint (default: {DEFAULT_MODEL})",
+    )
     p.add_argument("--task", choices=sorted(HEADLINE), default="mitdb-aami")
-    p.add_argument("--data-dir", type=Path, required=True, help="folder with the task's WFDB records (and REFERENCE.csv for CinC)")
+    p.add_argument(
+        "--data-dir", type=Path, required=True, help="folder with the task's WFDB records (and REFERENCE.csv for CinC)"
+    )
     p.add_argument("--train", nargs="+", metavar="ID", help="training record ids (default: DS1 / CV folds)")
     p.add_argument("--test", nargs="+", metavar="ID", help="test record ids (default: DS2 / CV folds)")
     p.add_argument("--folds", type=int, default=5, help="CinC: record-wise CV folds when --train/--test are not given")
     p.add_argument("--max-records", type=int, help="CinC: use only the first N labelled records (quick runs)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init and supervised")
     p.add_argument("--supervised-epochs", type=int, default=6)
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
-                   help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
-    p.add_argument("--update-card", action="store_true", help="record the headline metrics in the model card (model dirs only)")
+    p.add_argument(
+        "--update-card", action="store_true", help="record the headline metrics in the model card (model dirs only)"
+    )
     return p.parse_args(argv)
 
 
@@ -67,32 +81,51 @@ def evaluate(args: argparse.Namespace) -> dict:
         split = {"train": list(train), "test": list(test)}
     else:
         labels = load_cinc_labels(args.data_dir)
-        ids = sorted(labels)[: args.max_records] if not (args.train and args.test) else list(args.train) + list(args.test)
+        ids = (
+            sorted(labels)[: args.max_records] if not (args.train and args.test) else list(args.train) + list(args.test)
+        )
         if args.train and args.test:
             folds = [(np.arange(len(args.train)), np.arange(len(args.train), len(ids)))]
         else:
             index = {r: i for i, r in enumerate(ids)}
-            folds = [(np.array([index[r] for r in tr]), np.array([index[r] for r in te]))
-                     for tr, te in cinc_folds(ids, labels, n_folds=args.folds)]
+            folds = [
+                (np.array([index[r] for r in tr]), np.array([index[r] for r in te]))
+                for tr, te in cinc_folds(ids, labels, n_folds=args.folds)
+            ]
         results = run_cinc(pre, args.data_dir, _paths(args.data_dir, ids), folds, **common)
-        split = {"train": list(args.train) if args.train else f"{args.folds}-fold record-wise CV",
-                 "test": list(args.test) if args.test else ids}
+        split = {
+            "train": list(args.train) if args.train else f"{args.folds}-fold record-wise CV",
+            "test": list(args.test) if args.test else ids,
+        }
     return {
-        "task": args.task, **split, "results": results,
-        "checkpoint": str(args.checkpoint), "encoder_sha256": pre.sha256,
-        "encoder_used_downstream": pre.card.get("encoder_used_downstream"), "seeds": args.seeds,
+        "task": args.task,
+        **split,
+        "results": results,
+        "checkpoint": str(args.checkpoint),
+        "encoder_sha256": pre.sha256,
+        "encoder_used_downstream": pre.card.get("encoder_used_downstream"),
+        "seeds": args.seeds,
     }
 
 
 def format_table(report: dict) -> str:
     head = HEADLINE[report["task"]]
     classes = next(iter(report["results"].values()))["classes"]
-    cols = [head, "record-boot std", "macro_f1", "balanced_accuracy"] + [f"Se {c}" for c in classes] + [f"PPV {c}" for c in classes]
+    cols = (
+        [head, "record-boot std", "macro_f1", "balanced_accuracy"]
+        + [f"Se {c}" for c in classes]
+        + [f"PPV {c}" for c in classes]
+    )
     lines = [f"task {report['task']}", f"{'method':<12}" + "".join(f"{c:>18}" for c in cols)]
     for name, r in report["results"].items():
         spread = r[f"{head}_spread"]
         boot = f"{r['record_bootstrap_std']:.3f}" if "record_bootstrap_std" in r else "-"
-        cells = [f"{spread['mean']:.3f}±{spread['std']:.3f} (n={spread['n']})", boot, f"{r['macro_f1']:.3f}", f"{r['balanced_accuracy']:.3f}"]
+        cells = [
+            f"{spread['mean']:.3f}±{spread['std']:.3f} (n={spread['n']})",
+            boot,
+            f"{r['macro_f1']:.3f}",
+            f"{r['balanced_accuracy']:.3f}",
+        ]
         cells += [f"{r['sensitivity'][c]:.3f}" for c in classes] + [f"{r['ppv'][c]:.3f}" for c in classes]
         lines.append(f"{name:<12}" + "".join(f"{c:>18}" for c in cells))
     return "\n".join(lines)
@@ -122,9 +155,18 @@ def update_card(model_dir: Path, report: dict) -> None:
     """Merge this task's headline metrics (mean, std, n) for every method into the model card."""
     card = read_card(model_dir)
     head = HEADLINE[report["task"]]
-    summary = {name: {head: r[f"{head}_spread"], "macro_f1": r["macro_f1"]} for name, r in report["results"].items()}
+    summary = {
+        name: {
+            "macro_f1": r["macro_f1"],
+            head: r[head],
+            f"{head}_std": r[f"{head}_spread"]["std"],
+            "n_runs": r["n_runs"],
+        }
+        for name, r in report["results"].items()
+    }
     card.setdefault("probe_metrics", {})[report["task"]] = {
-        "split": {"train": report["train"], "test": report["test"]}, "results": summary,
+        "split": {"train": report["train"], "test": report["test"]},
+        "results": summary,
         "command": "python domains/ecg/evaluate.py " + " ".join(sys.argv[1:]),
     }
     write_card(model_dir, card)

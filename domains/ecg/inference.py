@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from wfdb.processing import xqrs_detect
 
 from domains.ecg.config import window_samples
-from domains.ecg.embed import beat_embeddings, window_embeddings
+from domains.ecg.embed import beat_embed_dim, beat_embeddings, window_embeddings
 from domains.ecg.io import EcgRecord, read_record, robust_standardise, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
@@ -253,7 +253,7 @@ class EcgAnalyser:
 
     def _check_dims(self) -> None:
         dim = self.pre.cfg.model.embed_dim
-        for task, want in ((BEAT_TASK, 2 * dim), (RHYTHM_TASK, dim)):
+        for task, want in ((BEAT_TASK, beat_embed_dim(dim)), (RHYTHM_TASK, dim)):
             probe_dim, ref_dim = self.probes[task].coef.shape[1], self.references[task].emb.shape[1]
             if probe_dim != want or ref_dim != want:
                 where = self.model_dir / "probes" / f"{task}.json"

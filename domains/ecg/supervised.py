@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from domains.ecg.embed import pool_beats
+from domains.ecg.embed import beat_embed_dim, pool_beats
 
 
 def class_weights(labels: np.ndarray, classes: list[str]) -> torch.Tensor:
@@ -24,8 +24,18 @@ def class_weights(labels: np.ndarray, classes: list[str]) -> torch.Tensor:
     return torch.tensor(w, dtype=torch.float32)
 
 
-def _fit(encoder, head, n_items: int, loss_fn: Callable[[list[int]], torch.Tensor], *, epochs: int, batch_size: int,
-         lr: float, seed: int, desc: str) -> None:
+def _fit(
+    encoder,
+    head,
+    n_items: int,
+    loss_fn: Callable[[list[int]], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    desc: str,
+) -> None:
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     total = epochs * max(1, n_items // batch_size)
@@ -45,12 +55,21 @@ def _fit(encoder, head, n_items: int, loss_fn: Callable[[list[int]], torch.Tenso
 
 
 def train_beat_classifier(
-    encoder: nn.Module, windows: torch.Tensor, beat_win: torch.Tensor, beat_tok: torch.Tensor, labels: np.ndarray,
-    classes: list[str], *, epochs: int = 8, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
+    encoder: nn.Module,
+    windows: torch.Tensor,
+    beat_win: torch.Tensor,
+    beat_tok: torch.Tensor,
+    labels: np.ndarray,
+    classes: list[str],
+    *,
+    epochs: int = 8,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
 ) -> nn.Module:
     """Train ``encoder`` + head on beats. windows (W, L, T); beat_* (B,) index beats into windows."""
     torch.manual_seed(seed)
-    head = nn.Linear(2 * encoder.embed_dim, len(classes))
+    head = nn.Linear(beat_embed_dim(encoder.embed_dim), len(classes))
     y = torch.tensor([classes.index(c) for c in labels])
     weights = class_weights(labels, classes)
     by_window = [torch.nonzero(beat_win == w).flatten() for w in range(len(windows))]
@@ -65,13 +84,30 @@ def train_beat_classifier(
         logits = head(pool_beats(tokens, remap[beat_win[sel]], beat_tok[sel]))
         return F.cross_entropy(logits, y[sel], weight=weights)
 
-    _fit(encoder, head, len(windows), loss_fn, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="supervised beats")
+    _fit(
+        encoder,
+        head,
+        len(windows),
+        loss_fn,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        desc="supervised beats",
+    )
     return head
 
 
 def train_window_classifier(
-    encoder: nn.Module, windows: torch.Tensor, labels: np.ndarray, classes: list[str], *,
-    epochs: int = 8, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
+    encoder: nn.Module,
+    windows: torch.Tensor,
+    labels: np.ndarray,
+    classes: list[str],
+    *,
+    epochs: int = 8,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
 ) -> nn.Module:
     """Train ``encoder`` + head on windows labelled with their record's class. windows (W, L, T)."""
     torch.manual_seed(seed)
@@ -83,7 +119,17 @@ def train_window_classifier(
         logits = head(encoder(windows[batch]).mean(dim=1))
         return F.cross_entropy(logits, y[batch], weight=weights)
 
-    _fit(encoder, head, len(windows), loss_fn, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="supervised windows")
+    _fit(
+        encoder,
+        head,
+        len(windows),
+        loss_fn,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        desc="supervised windows",
+    )
     return head
 
 
@@ -97,5 +143,7 @@ def predict_beats(encoder, head, windows: torch.Tensor, beat_win, beat_tok, batc
 @torch.no_grad()
 def predict_windows(encoder, head, windows: torch.Tensor, batch_size: int = 64) -> np.ndarray:
     """Class probabilities per window. Shape: (W, C)."""
-    out = [F.softmax(head(encoder(windows[i : i + batch_size]).mean(1)), dim=1) for i in range(0, len(windows), batch_size)]
+    out = [
+        F.softmax(head(encoder(windows[i : i + batch_size]).mean(1)), dim=1) for i in range(0, len(windows), batch_size)
+    ]
     return torch.cat(out).numpy()

@@ -29,10 +29,16 @@ def linear_probe(
         StandardScaler(),
         LogisticRegression(C=c, class_weight="balanced", max_iter=max_iter, random_state=seed),
     )
-    model.fit(x_train, y_train)
-    proba = model.predict_proba(x_test)
+    model.fit(_finite(x_train), y_train)
+    proba = model.predict_proba(_finite(x_test))
     classes = list(model.classes_)
     return ProbeResult(pred=np.asarray(classes)[proba.argmax(1)], proba=proba, classes=classes, model=model)
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    """Non-finite features (inf from a ratio, NaN from a failed detector) become missing, for the imputer."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(np.isfinite(x), x, np.nan)
 
 
 def knn_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *, k: int = 20) -> ProbeResult:
@@ -64,8 +70,15 @@ class SavedLinearProbe:
     @classmethod
     def from_pipeline(cls, model: Pipeline, meta: dict | None = None) -> SavedLinearProbe:
         imputer, scaler, logreg = (model.steps[i][1] for i in range(3))
-        return cls(median=imputer.statistics_, mean=scaler.mean_, scale=scaler.scale_, coef=logreg.coef_,
-                   intercept=logreg.intercept_, classes=logreg.classes_, meta=meta)
+        return cls(
+            median=imputer.statistics_,
+            mean=scaler.mean_,
+            scale=scaler.scale_,
+            coef=logreg.coef_,
+            intercept=logreg.intercept_,
+            classes=logreg.classes_,
+            meta=meta,
+        )
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Shape: (N, D) -> (N, C), columns in ``classes`` order (sklearn's formula)."""

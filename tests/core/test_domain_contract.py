@@ -9,7 +9,14 @@ from jepa_core.config import load_config
 from jepa_core.domain import get_domain
 
 DOMAINS = sorted(p.parent.name for p in Path(__file__).resolve().parents[2].glob("domains/*/domain.py"))
-TINY = ["model.embed_dim=32", "model.depth=1", "model.num_heads=2", "model.pred_dim=16", "model.pred_depth=1", "model.pred_heads=2"]
+TINY = [
+    "model.embed_dim=32",
+    "model.depth=1",
+    "model.num_heads=2",
+    "model.pred_dim=16",
+    "model.pred_depth=1",
+    "model.pred_heads=2",
+]
 
 
 def test_domains_found():

@@ -55,8 +55,17 @@ def test_resume_differs_from_fresh_start_when_lr_schedule_used(tmp_path):
 
 
 def test_without_ema_uses_online_encoder_and_sigreg(tmp_path):
-    result = train(ToyDomain(), _cfg(tmp_path, "noema", "train.steps=10", "objective.use_ema=false",
-                                     "objective.sigreg_weight=0.1", "objective.variance_weight=0.1"))
+    result = train(
+        ToyDomain(),
+        _cfg(
+            tmp_path,
+            "noema",
+            "train.steps=10",
+            "objective.use_ema=false",
+            "objective.sigreg_weight=0.1",
+            "objective.variance_weight=0.1",
+        ),
+    )
     rows = [m for m in _metrics(result.run_dir) if "sigreg" in m]
     assert rows and all("variance" in m for m in rows)
     card = json.loads((result.encoder_dir / "model_card.json").read_text())

@@ -68,7 +68,19 @@ class ToyDomain(Domain):
 
 
 TINY = [
-    "model.embed_dim=32", "model.depth=2", "model.num_heads=2", "model.pred_dim=16", "model.pred_depth=1",
-    "model.pred_heads=2", "train.batch_size=16", "train.log_every=5", "train.eval_every=10", "train.ckpt_every=10",
-    "train.eval_samples=16", "train.progress=false", "optim.warmup_steps=5", "train.accelerator=cpu", "train.devices=1",
+    "model.embed_dim=32",
+    "model.depth=2",
+    "model.num_heads=2",
+    "model.pred_dim=16",
+    "model.pred_depth=1",
+    "model.pred_heads=2",
+    "train.batch_size=16",
+    "train.log_every=5",
+    "train.eval_every=10",
+    "train.ckpt_every=10",
+    "train.eval_samples=16",
+    "train.progress=false",
+    "optim.warmup_steps=5",
+    "train.accelerator=cpu",
+    "train.devices=1",
 ]

@@ -9,9 +9,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "data" / "samples" / "ecg"
-TINY = ["model.embed_dim=32", "model.depth=1", "model.num_heads=2", "model.pred_dim=16", "model.pred_depth=1",
-        "model.pred_heads=2", "train.batch_size=8", "train.log_every=2", "train.eval_every=4", "train.ckpt_every=4",
-        "train.eval_samples=8", "optim.warmup_steps=2"]
+TINY = [
+    "model.embed_dim=32",
+    "model.depth=1",
+    "model.num_heads=2",
+    "model.pred_dim=16",
+    "model.pred_depth=1",
+    "model.pred_heads=2",
+    "train.batch_size=8",
+    "train.log_every=2",
+    "train.eval_every=4",
+    "train.ckpt_every=4",
+    "train.eval_samples=8",
+    "optim.warmup_steps=2",
+]
 
 
 def _run(*args, check=True):
@@ -24,8 +35,18 @@ def _run(*args, check=True):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ecg") / "run"
-    _run("domains/ecg/pretrain.py", "--data-dir", str(SAMPLES), "--out", str(out), "--steps", "8", "--no-progress",
-         "data.stride_s=10", *TINY)
+    _run(
+        "domains/ecg/pretrain.py",
+        "--data-dir",
+        str(SAMPLES),
+        "--out",
+        str(out),
+        "--steps",
+        "8",
+        "--no-progress",
+        "data.stride_s=10",
+        *TINY,
+    )
     return out
 
 
@@ -46,8 +67,25 @@ def test_pretrain_cli_help_and_bad_override():
 
 def test_evaluate_mitdb_cli(tiny_run, tmp_path):
     out = tmp_path / "results.json"
-    proc = _run("domains/ecg/evaluate.py", "--checkpoint", str(tiny_run), "--task", "mitdb-aami", "--data-dir", str(SAMPLES),
-                "--train", "208", "--test", "232", "--seeds", "0", "--supervised-epochs", "1", "--out", str(out))
+    proc = _run(
+        "domains/ecg/evaluate.py",
+        "--checkpoint",
+        str(tiny_run),
+        "--task",
+        "mitdb-aami",
+        "--data-dir",
+        str(SAMPLES),
+        "--train",
+        "208",
+        "--test",
+        "232",
+        "--seeds",
+        "0",
+        "--supervised-epochs",
+        "1",
+        "--out",
+        str(out),
+    )
     report = json.loads(out.read_text())
     assert report["train"] == ["208"] and report["test"] == ["232"]
     assert set(report["results"]) == {"jepa", "jepa_rr", "random_init", "handcrafted", "supervised"}
@@ -60,8 +98,24 @@ def test_evaluate_mitdb_cli(tiny_run, tmp_path):
 
 def test_evaluate_cinc_cli(tiny_run, tmp_path):
     out = tmp_path / "cinc.json"
-    _run("domains/ecg/evaluate.py", "--checkpoint", str(tiny_run), "--task", "cinc2017", "--data-dir", str(SAMPLES),
-         "--folds", "3", "--seeds", "0", "--methods", "jepa", "handcrafted", "--out", str(out))
+    _run(
+        "domains/ecg/evaluate.py",
+        "--checkpoint",
+        str(tiny_run),
+        "--task",
+        "cinc2017",
+        "--data-dir",
+        str(SAMPLES),
+        "--folds",
+        "3",
+        "--seeds",
+        "0",
+        "--methods",
+        "jepa",
+        "handcrafted",
+        "--out",
+        str(out),
+    )
     report = json.loads(out.read_text())
     jepa = report["results"]["jepa"]
     assert jepa["challenge_f1_spread"]["n"] == 3 and 0.0 <= jepa["challenge_f1"] <= 1.0
@@ -69,6 +123,16 @@ def test_evaluate_cinc_cli(tiny_run, tmp_path):
 
 
 def test_evaluate_refuses_overlapping_split(tiny_run):
-    proc = _run("domains/ecg/evaluate.py", "--checkpoint", str(tiny_run), "--data-dir", str(SAMPLES),
-                "--train", "208", "--test", "208", check=False)
+    proc = _run(
+        "domains/ecg/evaluate.py",
+        "--checkpoint",
+        str(tiny_run),
+        "--data-dir",
+        str(SAMPLES),
+        "--train",
+        "208",
+        "--test",
+        "208",
+        check=False,
+    )
     assert proc.returncode == 2 and "both sides" in proc.stderr

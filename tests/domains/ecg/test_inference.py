@@ -11,6 +11,7 @@ import pytest
 import wfdb
 
 from domains.ecg.build_app_assets import stratified_subsample
+from domains.ecg.embed import beat_embed_dim
 from domains.ecg.inference import BEAT_TASK, RHYTHM_TASK, EcgAnalyser, uploaded_record
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
@@ -36,7 +37,10 @@ def test_assets_hold_training_records_and_capped_references(analyser: EcgAnalyse
     assert meta["records"] == ["208", "232"] and meta["level"] == "beat"
     assert all(meta["n_reference"][c] == min(50, n) for c, n in meta["n_train"].items())
     with np.load(analyser.model_dir / "references" / f"{BEAT_TASK}.npz") as ref:
-        assert ref["emb"].dtype == np.float16 and ref["emb"].shape == (sum(meta["n_reference"].values()), 2 * EMBED_DIM)
+        assert ref["emb"].dtype == np.float16 and ref["emb"].shape == (
+            sum(meta["n_reference"].values()),
+            beat_embed_dim(EMBED_DIM),
+        )
         assert set(ref["record"]) == {"208", "232"}
     rhythm = json.loads((analyser.model_dir / "probes" / f"{RHYTHM_TASK}.json").read_text())
     assert sorted(rhythm["classes"]) == sorted(CINC_CLASSES) and sum(rhythm["meta"]["n_train"].values()) == 12
@@ -59,7 +63,7 @@ def test_annotated_record_uses_atr_beats_and_gives_normalised_predictions(analys
     np.testing.assert_array_equal(a.beats, truth.samples[inside])
     np.testing.assert_array_equal(a.beat_annotated, truth.labels[inside])
     n = len(a.beats)
-    assert a.beat_proba.shape == (n, len(AAMI_CLASSES)) and a.beat_emb.shape == (n, 2 * EMBED_DIM)
+    assert a.beat_proba.shape == (n, len(AAMI_CLASSES)) and a.beat_emb.shape == (n, beat_embed_dim(EMBED_DIM))
     np.testing.assert_allclose(a.beat_proba.sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(a.beat_pred, np.asarray(AAMI_CLASSES)[a.beat_proba.argmax(axis=1)])
     assert a.rhythm_proba.shape == (len(CINC_CLASSES),) and a.rhythm_proba.sum() == pytest.approx(1.0)

@@ -14,7 +14,6 @@ from domains.ecg.baselines import (
     BEAT_FEATURE_NAMES,
     RHYTHM_FEATURE_NAMES,
     beat_features,
-    fit_predict_logreg,
     rhythm_features,
 )
 from domains.ecg.io import read_record
@@ -30,6 +29,7 @@ from domains.ecg.tasks import (
     load_cinc_labels,
 )
 from jepa_core.errors import InputError
+from jepa_core.eval.probes import linear_probe
 
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "data" / "samples" / "ecg"
 SHARED_DIR = Path(os.environ.get("JEPA_ECG_DATA", "/work/shared/data/ecg"))
@@ -211,13 +211,14 @@ def test_rhythm_features_af_higher_rr_cv_on_shared():
     assert cv["A"] > 1.5 * cv["N"]
 
 
-def test_fit_predict_logreg_separable_with_nan():
+def test_linear_probe_on_features_with_nan_and_inf():
     rng = np.random.default_rng(0)
     y = np.repeat(np.array(["a", "b", "c"]), 40)
     X = rng.normal(size=(120, 4)) + 4.0 * (y[:, None] == np.array(["a", "b", "c", "a"]))
     X[::7, 1] = np.nan
     X[::11, 2] = np.inf
-    pred, proba, classes = fit_predict_logreg(X[::2], y[::2], X[1::2], seed=0)
+    res = linear_probe(X[::2], y[::2], X[1::2], seed=0)
+    pred, proba, classes = res.pred, res.proba, res.classes
     assert classes == ["a", "b", "c"] and proba.shape == (60, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert np.mean(pred == y[1::2]) > 0.9
