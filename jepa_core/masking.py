@@ -162,8 +162,8 @@ class MultiBlockMask(MaskSampler):
         max_tries: int = 20,
     ) -> None:
         super().__init__(grid)
-        if len(self.grid) not in (2, 3):
-            raise ValueError(f"MultiBlockMask needs a 2-D or 3-D grid, got {grid}")
+        if len(self.grid) not in (2, 3) or self.num_tokens < 2:
+            raise ValueError(f"MultiBlockMask needs a 2-D or 3-D grid of at least 2 tokens, got {grid}")
         self.n_targets, self.target_scale, self.target_aspect = n_targets, target_scale, target_aspect
         self.context_scale, self.temporal_scale = context_scale, temporal_scale
         self.min_context, self.max_tries = min_context, max_tries
@@ -172,6 +172,9 @@ class MultiBlockMask(MaskSampler):
         shape = _block_shape(self.grid, scale, aspect, full_axes=len(self.grid) - 2)
         if len(self.grid) == 3:
             shape = (max(1, round(t_scale * self.grid[0])),) + shape[1:]
+        if shape == self.grid:  # a box over the whole grid would leave no context: trim its widest axis
+            axis = max(range(len(shape)), key=lambda a: shape[a])
+            shape = shape[:axis] + (shape[axis] - 1,) + shape[axis + 1 :]
         return shape
 
     def _sample_one(self, tgt_shape, ctx_shape, generator) -> tuple[torch.Tensor, torch.Tensor]:
