@@ -67,10 +67,17 @@ def beat_embeddings(encoder, slots: np.ndarray, beats: np.ndarray, *, window: in
     return pool_beats(tokens, win_idx.clamp(max=len(tokens) - 1), tok_idx).numpy()
 
 
-def window_embeddings(encoder, slots: np.ndarray, *, window: int, stride: int) -> np.ndarray:
-    """Mean-pooled embeddings of windows every ``stride`` samples. Shape: (L, T) -> (W, D)."""
+def sliding_windows(slots: np.ndarray, *, window: int, stride: int) -> torch.Tensor:
+    """Windows every ``stride`` samples, the tail dropped; a short record is zero-padded to one window.
+
+    Shape: (L, T) -> (W, L, window).
+    """
     x = torch.from_numpy(np.ascontiguousarray(slots, dtype=np.float32))
     if x.shape[1] < window:
         x = F.pad(x, (0, window - x.shape[1]))
-    windows = x.unfold(1, window, stride).permute(1, 0, 2)  # (W, L, window)
-    return encode_windows(encoder, windows).mean(dim=1).numpy()
+    return x.unfold(1, window, stride).permute(1, 0, 2)
+
+
+def window_embeddings(encoder, slots: np.ndarray, *, window: int, stride: int) -> np.ndarray:
+    """Mean-pooled embeddings of windows every ``stride`` samples. Shape: (L, T) -> (W, D)."""
+    return encode_windows(encoder, sliding_windows(slots, window=window, stride=stride)).mean(dim=1).numpy()

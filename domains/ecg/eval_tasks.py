@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from domains.ecg import baselines, supervised
 from domains.ecg.config import window_samples
-from domains.ecg.embed import beat_embeddings, beat_positions, cut_padded, window_embeddings
+from domains.ecg.embed import beat_embeddings, beat_positions, cut_padded, sliding_windows, window_embeddings
 from domains.ecg.io import read_record, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats, load_cinc_labels
 from jepa_core.eval.metrics import challenge_f1, classification_metrics, summarise_seeds
@@ -238,7 +238,7 @@ def run_cinc(
 
 
 def _supervised_cinc(pre, recs, y, folds, window, stride, epochs) -> list[dict]:
-    per_rec = [torch.from_numpy(_unfold(r.slots, window, stride)) for r in recs]
+    per_rec = [sliding_windows(r.slots, window=window, stride=stride).contiguous() for r in recs]
     runs = []
     for k, (tr, te) in enumerate(folds):
         w_tr = torch.cat([per_rec[i] for i in tr])
@@ -248,10 +248,3 @@ def _supervised_cinc(pre, recs, y, folds, window, stride, epochs) -> list[dict]:
         proba = np.stack([supervised.predict_windows(enc, head, per_rec[i]).mean(0) for i in te])
         runs.append(_cinc_metrics(y[te], np.asarray(CINC_CLASSES)[proba.argmax(1)], proba))
     return runs
-
-
-def _unfold(slots: np.ndarray, window: int, stride: int) -> np.ndarray:
-    if slots.shape[1] < window:
-        slots = np.pad(slots, ((0, 0), (0, window - slots.shape[1])))
-    starts = range(0, slots.shape[1] - window + 1, stride)
-    return np.stack([slots[:, s : s + window] for s in starts]).astype(np.float32)
