@@ -16,6 +16,9 @@ navigation = st.navigation(
     [
         st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
         st.Page(VIEWS / "ecg.py", title="ECG analysis", icon=":material/monitor_heart:", url_path="ecg"),
+        st.Page(VIEWS / "eeg.py", title="EEG analysis", icon=":material/neurology:", url_path="eeg"),
+        st.Page(VIEWS / "sar.py", title="SAR target chips", icon=":material/radar:", url_path="sar"),
+        st.Page(VIEWS / "lidar.py", title="LiDAR scans", icon=":material/view_in_ar:", url_path="lidar"),
     ]
 )
 navigation.run()

@@ -63,3 +63,49 @@ def print_table(rows: list[tuple[str, str, str]]) -> None:
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def bench_pretrain_step(domain, cfg, x: torch.Tensor) -> dict:
+    """Seconds and FLOPs of one full optimisation step (forward, backward, AdamW, EMA) on the batch ``x``."""
+    from jepa_core.data import mask_generator
+    from jepa_core.schedules import param_groups
+
+    torch.manual_seed(0)
+    batch_size = len(x)
+    model = domain.build_model(cfg)
+    opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
+    masker = domain.mask_sampler(cfg, model.encoder.grid_for(tuple(x.shape[1:])))
+    masks = masker(batch_size, mask_generator(0, 0))
+
+    def step() -> None:
+        loss = model(x, masks)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        model.update_target(0.996)
+
+    flops = count_flops(step)
+    seconds = time_calls(step, min_seconds=8.0)
+    return {
+        "batch_size": batch_size,
+        "step_s": seconds,
+        "samples_per_s": batch_size / seconds,
+        "flops_per_step": flops,
+        "flops_per_s": flops / seconds,
+        "tokens_per_sample": masker.num_tokens,
+    }
+
+
+def run_child(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a child Python process."""
+    import resource
+    import subprocess
+    import sys
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    tic = time.perf_counter()
+    subprocess.run([sys.executable, *args], cwd=cwd, check=True, capture_output=True)
+    wall = time.perf_counter() - tic
+    peak_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    return wall, peak_kb / 1024**2

@@ -7,11 +7,8 @@ export rows/s, peak RSS of the default pretraining run. Prints a table, writes J
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -19,48 +16,22 @@ import torch
 import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from benchmarks.common import count_flops, machine, matmul_peak, print_table, time_calls, write_json
+from benchmarks.common import bench_pretrain_step, machine, matmul_peak, print_table, run_child, time_calls, write_json
 from domains.ecg.dataset import EcgWindows
 from domains.ecg.domain import DOMAIN, window_samples
 from domains.ecg.io import find_records, read_record
 from jepa_core.config import load_config
-from jepa_core.data import mask_generator
-from jepa_core.schedules import param_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples" / "ecg"
 
 
-def bench_pretrain_step(cfg, batch_size: int) -> dict:
-    """Seconds and FLOPs of one full optimisation step (forward, backward, AdamW, EMA) on real windows."""
-    torch.manual_seed(0)
+def ecg_batch(cfg, batch_size: int) -> torch.Tensor:
+    """A batch of real windows from the bundled records. Shape: (B, L, T)."""
     data = EcgWindows(
         find_records(SAMPLES), fs=cfg.data.fs, window=window_samples(cfg.data), leads=list(cfg.data.leads)
     )
-    x = torch.stack([data[i % len(data)]["x"] for i in range(batch_size)])
-    model = DOMAIN.build_model(cfg)
-    opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
-    masker = DOMAIN.mask_sampler(cfg, model.encoder.grid_for(tuple(x.shape[1:])))
-    masks = masker(batch_size, mask_generator(0, 0))
-
-    def step() -> None:
-        loss = model(x, masks)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        model.update_target(0.996)
-
-    flops = count_flops(step)
-    seconds = time_calls(step, min_seconds=8.0)
-    return {
-        "batch_size": batch_size,
-        "step_s": seconds,
-        "samples_per_s": batch_size / seconds,
-        "flops_per_step": flops,
-        "flops_per_s": flops / seconds,
-        "tokens_per_sample": masker.num_tokens,
-    }
+    return torch.stack([data[i % len(data)]["x"] for i in range(batch_size)])
 
 
 def bench_reader(rounds: int = 3) -> dict:
@@ -85,16 +56,6 @@ def bench_reader(rounds: int = 3) -> dict:
     return out
 
 
-def run_child(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    tic = time.perf_counter()
-    subprocess.run([sys.executable, *args], cwd=ROOT, check=True, capture_output=True)
-    wall = time.perf_counter() - tic
-    peak_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-    return wall, peak_kb / 1024**2
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=ROOT / "domains/ecg/configs/tiny.yaml")
@@ -104,7 +65,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     cfg = load_config(DOMAIN.config_cls, args.config)
     peak = matmul_peak()
-    step = bench_pretrain_step(cfg, args.batch_size)
+    step = bench_pretrain_step(DOMAIN, cfg, ecg_batch(cfg, args.batch_size))
     reader = bench_reader()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
@@ -118,7 +79,8 @@ def main(argv=None) -> int:
                 "--steps",
                 str(args.pretrain_steps),
                 "--no-progress",
-            ]
+            ],
+            ROOT,
         )
         export_wall, _ = run_child(
             [
@@ -131,7 +93,8 @@ def main(argv=None) -> int:
                 "--output",
                 str(Path(tmp) / "e.parquet"),
                 "--no-progress",
-            ]
+            ],
+            ROOT,
         )
         import pyarrow.parquet as pq
 

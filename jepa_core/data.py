@@ -58,3 +58,15 @@ class StepBatchSampler(Sampler[list[int]]):
 def mask_generator(seed: int, step: int) -> torch.Generator:
     """The generator for step ``step``'s masks: identical on every rank and after a resume."""
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def filter_by_name(paths: Sequence, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list:
+    """Keep paths whose file name matches an ``include`` pattern (all when empty) and no ``exclude`` pattern."""
+    import fnmatch
+    from pathlib import Path
+
+    def hit(path, patterns) -> bool:
+        name = Path(path).name
+        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(name.split(".")[0], p) for p in patterns)
+
+    return [p for p in paths if (not include or hit(p, include)) and not hit(p, exclude)]

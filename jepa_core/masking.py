@@ -207,3 +207,25 @@ def tube_mask_short_long(grid: tuple[int, int, int]) -> list[MultiBlockMask]:
         MultiBlockMask(grid, n_targets=8, target_scale=(0.15, 0.15), context_scale=(1.0, 1.0)),
         MultiBlockMask(grid, n_targets=2, target_scale=(0.7, 0.7), context_scale=(1.0, 1.0)),
     ]
+
+
+class MaskMixture(MaskSampler):
+    """One of several samplers per batch, drawn with ``weights`` (V-JEPA alternates short- and
+    long-range tube generators). All samplers must share the grid."""
+
+    def __init__(self, samplers: list[MaskSampler], weights: list[float] | None = None) -> None:
+        if not samplers:
+            raise ValueError("MaskMixture needs at least one sampler")
+        grids = {s.grid for s in samplers}
+        if len(grids) != 1:
+            raise ValueError(f"samplers disagree on the grid: {sorted(grids)}")
+        super().__init__(samplers[0].grid)
+        weights = list(weights or [1.0] * len(samplers))
+        if len(weights) != len(samplers) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"need one non-negative weight per sampler, got {weights}")
+        self.samplers = samplers
+        self.weights = torch.tensor(weights, dtype=torch.float64)
+
+    def __call__(self, batch_size: int, generator: torch.Generator) -> Masks:
+        pick = int(torch.multinomial(self.weights, 1, generator=generator))
+        return self.samplers[pick](batch_size, generator)

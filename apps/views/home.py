@@ -26,3 +26,12 @@ Records are WFDB files (`.hea` with `.dat` or `.mat`, optionally `.atr` beat ann
 distributed by PhysioNet. Uploaded files are analysed in a temporary folder and deleted straight after.
 """
 )
+st.page_link("views/eeg.py", label="EEG: rest or mental arithmetic", icon=":material/neurology:")
+st.markdown(
+    """
+- **Traces**: the 10-20 channels of an EDF, EDF+, BDF or MNE `.fif` recording, filtered, in microvolts.
+- **Rest or task**: every 4 s window as resting or doing mental arithmetic, from a probe fitted on
+  PhysioNet's *EEG During Mental Arithmetic Tasks* subjects 0-6, with the probability over time.
+- **Map**: where the recording's windows fall among labelled reference windows.
+"""
+)

@@ -16,8 +16,6 @@ The records used and the counts per class go into each probe's ``meta``.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,9 +28,8 @@ from domains.ecg.embed import beat_embeddings, window_embeddings
 from domains.ecg.inference import BEAT_TASK, RHYTHM_TASK, load_for_model, native_limit
 from domains.ecg.io import find_records
 from domains.ecg.tasks import AAMI_CLASSES, DS1, load_beats, load_cinc_labels
-from jepa_core.checkpoint import atomic_write
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import SavedLinearProbe, linear_probe
+from jepa_core.eval.references import class_counts, fit_probe, stratified_subsample, write_probe, write_reference
 from jepa_core.pretrained import Pretrained, load_pretrained
 
 Dataset = tuple[np.ndarray, np.ndarray, np.ndarray]  # emb (N, D), label (N,), record (N,)
@@ -65,37 +62,6 @@ def rhythm_dataset(
         embs.append(window_embeddings(pre.encoder, slots, window=window, stride=window // 2).mean(axis=0))
         ids.append(record.record_id)
     return np.stack(embs), np.array([labels[i] for i in ids]).astype(str), np.array(ids).astype(str)
-
-
-def stratified_subsample(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
-    """Sorted indices of at most ``per_class`` random items of each class."""
-    rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]
-    return np.sort(np.concatenate(picked))
-
-
-def class_counts(y: np.ndarray) -> dict[str, int]:
-    return {str(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
-
-
-def fit_probe(x: np.ndarray, y: np.ndarray, meta: dict, *, c: float = 1.0, seed: int = 0) -> SavedLinearProbe:
-    """The evaluation's class-balanced linear probe, fitted on all of ``x`` and saved as plain arrays."""
-    if len(np.unique(y)) < 2:
-        raise ValueError(f"a probe needs at least two classes, got {class_counts(y)}")
-    result = linear_probe(x, y, x[:1], c=c, seed=seed)
-    return SavedLinearProbe.from_pipeline(result.model, meta)
-
-
-def write_probe(path: Path, probe: SavedLinearProbe) -> None:
-    text = json.dumps(probe.to_dict())
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
-
-
-def write_reference(path: Path, data: Dataset) -> None:
-    emb, label, record = data
-    buf = io.BytesIO()  # np.savez would append '.npz' to the temporary name
-    np.savez_compressed(buf, emb=emb.astype(np.float16), label=label.astype(str), record=record.astype(str))
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
 
 
 def build_task(pre: Pretrained, task: str, data: Dataset, *, out: Path, per_class: int, seed: int,

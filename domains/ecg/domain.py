@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from omegaconf import DictConfig
 from domains.ecg.config import EcgPretrainConfig, window_samples
 from domains.ecg.dataset import EcgWindows
 from domains.ecg.io import find_records, read_record, to_lead_slots
+from jepa_core.data import filter_by_name
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
 from jepa_core.layers.tokenizers import PatchEmbed1D, Tokenizer
@@ -22,12 +22,7 @@ from jepa_core.masking import BlockMask1D, MaskSampler
 def select_records(sources: Any, include: list[str] = (), exclude: list[str] = ()) -> list[Path]:
     """Records from ``sources`` filtered by fnmatch patterns on their ids."""
     records = find_records(list(sources) if not isinstance(sources, (str, Path)) else sources)
-    keep = [
-        r
-        for r in records
-        if (not include or any(fnmatch.fnmatch(r.name, p) for p in include))
-        and not any(fnmatch.fnmatch(r.name, p) for p in exclude)
-    ]
+    keep = filter_by_name(records, include, exclude)
     if not keep:
         raise InputError(", ".join(map(str, sources)), "no record left after include/exclude filters")
     return keep

@@ -16,6 +16,7 @@ from domains.ecg.config import window_samples
 from domains.ecg.embed import beat_embeddings, beat_positions, cut_padded, sliding_windows, window_embeddings
 from domains.ecg.io import read_record, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats, load_cinc_labels
+from jepa_core.eval import supervised as window_supervised
 from jepa_core.eval.metrics import challenge_f1, classification_metrics, summarise_seeds
 from jepa_core.eval.probes import linear_probe
 from jepa_core.pretrained import Pretrained, random_encoder
@@ -244,7 +245,7 @@ def _supervised_cinc(pre, recs, y, folds, window, stride, epochs) -> list[dict]:
         w_tr = torch.cat([per_rec[i] for i in tr])
         y_tr = np.concatenate([[y[i]] * len(per_rec[i]) for i in tr])
         enc = random_encoder(pre, k)
-        head = supervised.train_window_classifier(enc, w_tr, y_tr, list(CINC_CLASSES), epochs=epochs, seed=k)
-        proba = np.stack([supervised.predict_windows(enc, head, per_rec[i]).mean(0) for i in te])
+        head = window_supervised.train_window_classifier(enc, w_tr, y_tr, list(CINC_CLASSES), epochs=epochs, seed=k)
+        proba = np.stack([window_supervised.predict_windows(enc, head, per_rec[i]).mean(0) for i in te])
         runs.append(_cinc_metrics(y[te], np.asarray(CINC_CLASSES)[proba.argmax(1)], proba))
     return runs

@@ -12,19 +12,17 @@ Splits are by record (MIT-BIH: de Chazal DS1 -> DS2 inter-patient; CinC: 5-fold 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from domains.ecg.eval_tasks import run_cinc, run_mitdb
 from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
-from jepa_core.checkpoint import atomic_write, read_card, write_card
+from jepa_core.checkpoint import read_card, write_card
 from jepa_core.errors import InputError
+from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "ecg-tiny"
@@ -132,23 +130,7 @@ def format_table(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    tic = time.perf_counter()
-    try:
-        report = evaluate(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    report["seconds"] = round(time.perf_counter() - tic, 1)
-    print(format_table(report))
-    if args.out:
-        atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
-        print(f"wrote {args.out}")
-    if args.update_card:
-        update_card(args.checkpoint, report)
-    return 0
+    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
 
 
 def update_card(model_dir: Path, report: dict) -> None:

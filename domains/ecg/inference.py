@@ -15,17 +15,12 @@ standardisation); the band-passed signal in physical units is kept for display.
 from __future__ import annotations
 
 import dataclasses
-import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import wfdb
 from omegaconf import DictConfig
-from sklearn.decomposition import PCA
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from wfdb.processing import xqrs_detect
 
 from domains.ecg.config import window_samples
@@ -33,7 +28,7 @@ from domains.ecg.embed import beat_embed_dim, beat_embeddings, window_embeddings
 from domains.ecg.io import EcgRecord, read_record, robust_standardise, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import SavedLinearProbe
+from jepa_core.eval.references import EmbeddingMap, ReferenceMaps, load_probe, load_reference, reorder_proba
 from jepa_core.pretrained import Pretrained, load_pretrained
 
 BEAT_TASK, RHYTHM_TASK = "mitdb-aami", "cinc2017"
@@ -50,29 +45,8 @@ RHYTHM_NOTE = (
     "The rhythm probe was trained on 30-60 s single-lead AliveCor recordings (PhysioNet/CinC 2017, "
     "lead-I-like); on other leads, devices or much longer records its output is indicative only."
 )
+BUILDER = "python domains/ecg/build_app_assets.py"
 MAX_DURATION_S = 35 * 60.0  # longer records are cut: the first 35 min hold a whole MIT-BIH record
-MAP_METHODS = ("pca", "umap")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Labelled reference embeddings. Shape: emb (N, D), label (N,), record (N,)."""
-
-    emb: np.ndarray
-    label: np.ndarray
-    record: np.ndarray
-
-
-@dataclass
-class EmbeddingMap:
-    """2-D coordinates of the references and of the analysed record's points, same projection."""
-
-    task: str
-    method: str
-    ref_xy: np.ndarray  # (N, 2)
-    ref_label: np.ndarray  # (N,)
-    xy: np.ndarray  # (M, 2) the record's beats (beat task) or the record itself (rhythm task)
-    label: np.ndarray  # (M,) predicted class of each point
 
 
 @dataclass
@@ -102,40 +76,6 @@ class EcgAnalysis:
 
     def counts(self) -> dict[str, int]:
         return {c: int((self.beat_pred == c).sum()) for c in self.beat_classes}
-
-
-def load_probe(path: Path) -> SavedLinearProbe:
-    if not path.is_file():
-        raise InputError(path, "probe not found (build it with python domains/ecg/build_app_assets.py)")
-    try:
-        return SavedLinearProbe.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError, ValueError) as err:
-        raise InputError(path, f"not a saved linear probe ({type(err).__name__}: {err})") from None
-
-
-def load_reference(path: Path) -> Reference:
-    if not path.is_file():
-        raise InputError(
-            path, "reference embeddings not found (build them with python domains/ecg/build_app_assets.py)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            ref = Reference(data["emb"].astype(np.float32), data["label"].astype(str), data["record"].astype(str))
-    except (OSError, KeyError, ValueError) as err:
-        raise InputError(path, f"not a reference file with emb/label/record arrays ({err})") from None
-    if ref.emb.ndim != 2 or not len(ref.emb) == len(ref.label) == len(ref.record):
-        raise InputError(
-            path, f"inconsistent shapes emb {ref.emb.shape}, label {ref.label.shape}, record {ref.record.shape}"
-        )
-    return ref
-
-
-def reorder_proba(proba: np.ndarray, have: list[str], want: tuple[str, ...]) -> np.ndarray:
-    """Columns from a probe's class order into ``want``; classes the probe never saw get 0."""
-    out = np.zeros((len(proba), len(want)))
-    for j, c in enumerate(have):
-        out[:, want.index(c)] = proba[:, j]
-    return out
 
 
 def native_limit(path: Path, max_duration_s: float | None) -> tuple[int | None, bool]:
@@ -240,12 +180,13 @@ class EcgAnalyser:
     def __init__(self, model_dir: str | Path, *, max_duration_s: float | None = MAX_DURATION_S) -> None:
         self.model_dir = Path(model_dir)
         self.pre: Pretrained = load_pretrained(self.model_dir, domain="ecg")
-        self.probes = {t: load_probe(self.model_dir / "probes" / f"{t}.json") for t in TASK_CLASSES}
-        self.references = {t: load_reference(self.model_dir / "references" / f"{t}.npz") for t in TASK_CLASSES}
+        self.probes = {t: load_probe(self.model_dir / "probes" / f"{t}.json", builder=BUILDER) for t in TASK_CLASSES}
+        self.references = {
+            t: load_reference(self.model_dir / "references" / f"{t}.npz", builder=BUILDER) for t in TASK_CLASSES
+        }
         self.max_duration_s = max_duration_s
         self._check_dims()
-        self._projections: dict[tuple[str, str], tuple[Pipeline, np.ndarray]] = {}
-        self._lock = threading.Lock()
+        self._maps = ReferenceMaps(self.references)
 
     @property
     def card(self) -> dict:
@@ -295,25 +236,4 @@ class EcgAnalyser:
 
     def project(self, task: str, points: np.ndarray, labels: np.ndarray, method: str = "pca") -> EmbeddingMap:
         """2-D projection fitted on the task's references (once per method), applied to ``points`` (M, D)."""
-        model, ref_xy = self._projection(task, method)
-        xy = model.transform(points.astype(np.float32)) if len(points) else np.zeros((0, 2))
-        ref = self.references[task]
-        return EmbeddingMap(task, method, ref_xy, ref.label, np.asarray(xy), np.asarray(labels))
-
-    def _projection(self, task: str, method: str) -> tuple[Pipeline, np.ndarray]:
-        if method not in MAP_METHODS:
-            raise ValueError(f"map method must be one of {MAP_METHODS}, got {method!r}")
-        with self._lock:
-            if (task, method) not in self._projections:
-                emb = self.references[task].emb
-                if method == "umap":
-                    import umap  # slow import (numba); only on request
-
-                    reducer = umap.UMAP(
-                        n_components=2, n_neighbors=max(2, min(15, len(emb) - 1)), random_state=0, n_jobs=1
-                    )
-                else:
-                    reducer = PCA(n_components=2, random_state=0)
-                model = make_pipeline(StandardScaler(), reducer).fit(emb)
-                self._projections[task, method] = (model, model.transform(emb))
-            return self._projections[task, method]
+        return self._maps.project(task, points, labels, method)

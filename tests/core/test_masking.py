@@ -91,3 +91,22 @@ def test_apply_mask_gathers_rows():
     idx = torch.tensor([[0, 4], [1, 2]])
     out = apply_mask(x, idx)
     assert torch.equal(out[0, 1], x[0, 4]) and torch.equal(out[1, 0], x[1, 1])
+
+
+def test_mask_mixture_is_deterministic_uses_every_sampler_and_checks_grids():
+    from jepa_core.masking import MaskMixture
+
+    small = MultiBlockMask((4, 6, 6), n_targets=2, target_scale=(0.1, 0.1))
+    large = MultiBlockMask((4, 6, 6), n_targets=2, target_scale=(0.6, 0.6))
+    mix = MaskMixture([small, large], weights=[1.0, 1.0])
+    a = mix(3, torch.Generator().manual_seed(5))
+    b = mix(3, torch.Generator().manual_seed(5))
+    assert torch.equal(a.context, b.context) and torch.equal(a.target, b.target)
+    sizes = {mix(2, torch.Generator().manual_seed(s)).target.shape[1] for s in range(30)}
+    assert min(sizes) < 40 < max(sizes)  # both generators were drawn
+    only_large = MaskMixture([small, large], weights=[0.0, 1.0])
+    assert all(only_large(2, torch.Generator().manual_seed(s)).target.shape[1] > 40 for s in range(10))
+    with pytest.raises(ValueError, match="disagree on the grid"):
+        MaskMixture([small, MultiBlockMask((4, 6, 5))])
+    with pytest.raises(ValueError, match="weight"):
+        MaskMixture([small], weights=[-1.0])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import wfdb
 
-from domains.ecg.build_app_assets import stratified_subsample
+from jepa_core.eval.references import stratified_subsample
 from domains.ecg.embed import beat_embed_dim
 from domains.ecg.inference import BEAT_TASK, RHYTHM_TASK, EcgAnalyser, uploaded_record
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats

@@ -1,0 +1,104 @@
+"""EEG speed benchmark: pretraining throughput vs this machine's matmul peak, and windows/s of
+read + preprocess + window against a bare ``mne.io.read_raw_edf(...).get_data()`` loop. Prints a
+table, writes JSON.
+
+    python benchmarks/eeg.py [--out benchmarks/results/eeg.json] [--data-dir data/samples/eeg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import mne
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.common import bench_pretrain_step, machine, matmul_peak, print_table, run_child, time_calls, write_json
+from domains.eeg.dataset import EegWindows
+from domains.eeg.domain import DOMAIN
+from domains.eeg.io import find_recordings
+from jepa_core.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "samples" / "eeg"
+
+
+def bench_reader(paths: list[Path], cfg, rounds: int = 3) -> dict:
+    """Windows/s of the full path (read, pick, uV, resample, filter, scale, cut) vs the bare MNE read."""
+    n_windows = len(EegWindows(paths, cfg.data, stride_s=cfg.data.window_s))
+
+    def bare() -> None:
+        for p in paths:
+            mne.io.read_raw_edf(p, preload=False, verbose="error").get_data()
+
+    def ours() -> None:
+        data = EegWindows(paths, cfg.data, stride_s=cfg.data.window_s)
+        for i in range(len(data)):
+            data[i]
+
+    bare_s = time_calls(bare, warmup=1, min_seconds=3.0, min_calls=rounds)
+    ours_s = time_calls(ours, warmup=1, min_seconds=3.0, min_calls=rounds)
+    return {
+        "files": len(paths),
+        "windows": n_windows,
+        "bare_mne_windows_per_s": n_windows / bare_s,
+        "ours_windows_per_s": n_windows / ours_s,
+        "ours_over_bare_time": ours_s / bare_s,
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", type=Path, default=ROOT / "domains/eeg/configs/tiny.yaml")
+    p.add_argument("--data-dir", type=Path, default=SAMPLES, help="EDF files for the reader benchmark")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--pretrain-steps", type=int, default=30, help="steps of the default run measured for RSS")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/eeg.json")
+    args = p.parse_args(argv)
+    cfg = load_config(DOMAIN.config_cls, args.config)
+    peak = matmul_peak()
+    paths = [q for q in find_recordings(args.data_dir) if q.suffix.lower() == ".edf"]
+    data = EegWindows(paths, cfg.data)
+    x = torch.stack([data[i % len(data)]["x"] for i in range(args.batch_size)])
+    step = bench_pretrain_step(DOMAIN, cfg, x)
+    reader = bench_reader(paths, cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        wall, rss = run_child(
+            ["domains/eeg/pretrain.py", "--config", str(args.config), "--out", str(Path(tmp) / "run"),
+             "--steps", str(args.pretrain_steps), "--no-progress"],
+            ROOT,
+        )  # fmt: skip
+    result = {
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "config": str(args.config.relative_to(ROOT)) if args.config.is_relative_to(ROOT) else str(args.config),
+        "matmul_peak_flops": peak,
+        "pretrain_step": step,
+        "fraction_of_matmul_peak": step["flops_per_s"] / peak,
+        "reader": reader,
+        "default_pretrain": {"steps": args.pretrain_steps, "wall_s": wall, "peak_rss_gb": rss},
+        "targets": {"fraction_of_matmul_peak": 0.40, "reader_over_bare_time": 1.5},
+    }
+    print_table(
+        [
+            ("matmul peak (fp32)", f"{peak / 1e9:.1f} GFLOP/s", f"{machine()['torch_threads']} threads"),
+            ("pretrain samples/s", f"{step['samples_per_s']:.1f}",
+             f"batch {args.batch_size}, {step['tokens_per_sample']} tokens, {step['step_s'] * 1e3:.0f} ms/step"),
+            ("pretrain achieved", f"{step['flops_per_s'] / 1e9:.1f} GFLOP/s",
+             f"{result['fraction_of_matmul_peak']:.0%} of matmul peak (target >= 40%)"),
+            ("read+preprocess+window vs bare MNE", f"{reader['ours_over_bare_time']:.2f}x time",
+             f"{reader['ours_windows_per_s']:.0f} vs {reader['bare_mne_windows_per_s']:.0f} windows/s (target <= 1.5x)"),
+            ("default pretrain peak RSS", f"{rss:.2f} GB", f"{args.pretrain_steps} steps"),
+        ]
+    )  # fmt: skip
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

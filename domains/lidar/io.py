@@ -1,0 +1,247 @@
+"""LiDAR readers: point clouds (KITTI ``.bin``, ``.npy``, PCD/PLY) and KITTI labels/calib as LiDAR-frame boxes.
+
+Frame convention (KITTI Velodyne): x forward, y left, z up, metres; a cloud is an ``(N, 4)`` float32
+array of x, y, z, intensity (reflectance in [0, 1]; 0 where the file has none).
+
+Every failure on bad input raises :class:`jepa_core.errors.InputError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jepa_core.errors import InputError
+
+CLOUD_EXTS = (".bin", ".npy", ".pcd", ".ply")
+IGNORED_CLASSES = ("DontCare",)
+
+
+def read_points(path: str | Path) -> np.ndarray:
+    """Read one point cloud. Returns (N, 4) float32 x, y, z, intensity in the LiDAR frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    ext = path.suffix.lower()
+    if ext == ".bin":
+        points = _read_bin(path)
+    elif ext == ".npy":
+        points = _read_npy(path)
+    elif ext in (".pcd", ".ply"):
+        points = _read_open3d(path)
+    else:
+        raise InputError(path, f"unsupported point-cloud format {ext!r}; use one of {', '.join(CLOUD_EXTS)}")
+    return check_points(points, path)
+
+
+def check_points(points: np.ndarray, path: str | Path = "<points>") -> np.ndarray:
+    """Validate an (N, 3|4) array: non-empty, finite. Returns (N, 4) float32."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] not in (3, 4):
+        raise InputError(path, f"expected an (N, 3) or (N, 4) array of x, y, z[, intensity], got shape {points.shape}")
+    if len(points) == 0:
+        raise InputError(path, "the point cloud is empty (0 points)")
+    points = points.astype(np.float32, copy=False)
+    if points.shape[1] == 3:
+        points = np.concatenate([points, np.zeros((len(points), 1), np.float32)], axis=1)
+    bad = ~np.isfinite(points).all(axis=1)
+    if bad.any():
+        raise InputError(path, f"{int(bad.sum())} of {len(points)} points hold NaN or infinite values")
+    return np.ascontiguousarray(points)
+
+
+def _read_bin(path: Path) -> np.ndarray:
+    size = path.stat().st_size
+    if size % 16:
+        raise InputError(
+            path,
+            f"{size} bytes is not a multiple of 16: not a KITTI velodyne .bin (float32 x, y, z, intensity per point)",
+        )
+    return np.fromfile(path, dtype=np.float32).reshape(-1, 4)
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise InputError(path, f"not a readable .npy array ({str(err).splitlines()[0]})") from None
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InputError(path, f"array dtype {arr.dtype} is not numeric")
+    return arr
+
+
+def _read_open3d(path: Path) -> np.ndarray:
+    try:
+        import open3d as o3d
+    except ImportError:
+        raise InputError(path, "reading PCD/PLY needs open3d: pip install 'jepa-suite[lidar]'") from None
+    try:
+        pcd = o3d.t.io.read_point_cloud(str(path))
+    except RuntimeError as err:
+        raise InputError(path, f"open3d cannot read this file ({str(err).splitlines()[0]})") from None
+    if "positions" not in pcd.point:
+        raise InputError(path, "the point cloud is empty (0 points) or has no x, y, z fields")
+    xyz = pcd.point["positions"].numpy().astype(np.float32)
+    intensity = np.zeros((len(xyz), 1), np.float32)
+    for key in ("intensity", "intensities", "reflectance"):
+        if key in pcd.point:
+            intensity = pcd.point[key].numpy().astype(np.float32).reshape(-1, 1)
+            break
+    return np.concatenate([xyz, intensity], axis=1)
+
+
+def write_points(path: str | Path, points: np.ndarray) -> Path:
+    """Write an (N, 4) cloud as ``.bin`` (KITTI), ``.npy``, or ``.pcd``/``.ply`` (open3d, with intensity)."""
+    path = Path(path)
+    points = np.asarray(points, dtype=np.float32)
+    ext = path.suffix.lower()
+    if ext == ".bin":
+        points.tofile(path)
+    elif ext == ".npy":
+        np.save(path, points)
+    elif ext in (".pcd", ".ply"):
+        import open3d as o3d
+
+        pcd = o3d.t.geometry.PointCloud()
+        pcd.point["positions"] = o3d.core.Tensor(points[:, :3])
+        pcd.point["intensity"] = o3d.core.Tensor(points[:, 3:4])
+        if not o3d.t.io.write_point_cloud(str(path), pcd):
+            raise InputError(path, "open3d could not write the file")
+    else:
+        raise InputError(path, f"unsupported point-cloud format {ext!r}")
+    return path
+
+
+# ----------------------------------------------------------------------------- labels and calibration
+
+
+@dataclass(frozen=True)
+class Box3D:
+    """A 3-D box in the LiDAR frame: centre (x, y, z) at half height, size (l, w, h), yaw about z."""
+
+    cls: str
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]  # length (along heading), width, height
+    yaw: float
+    track_id: int = -1
+
+    def as_array(self) -> np.ndarray:
+        return np.array([*self.center, *self.size, self.yaw], dtype=np.float64)
+
+
+def read_calib(path: str | Path) -> dict[str, np.ndarray]:
+    """KITTI calib file -> ``R0_rect`` (3, 3) and ``Tr_velo_to_cam`` (3, 4) (object or tracking naming)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "calibration file not found")
+    values: dict[str, np.ndarray] = {}
+    for line in path.read_text().splitlines():
+        key, sep, rest = line.partition(":") if ":" in line else line.partition(" ")
+        if not sep or not rest.strip():
+            continue
+        try:
+            values[key.strip()] = np.array([float(v) for v in rest.split()])
+        except ValueError:
+            raise InputError(path, f"non-numeric value in calibration entry {key.strip()!r}") from None
+    r0 = values.get("R0_rect", values.get("R_rect"))
+    tr = values.get("Tr_velo_to_cam", values.get("Tr_velo_cam"))
+    if r0 is None or tr is None or r0.size != 9 or tr.size != 12:
+        raise InputError(path, "needs R0_rect (9 values) and Tr_velo_to_cam (12 values)")
+    return {"R0_rect": r0.reshape(3, 3), "Tr_velo_to_cam": tr.reshape(3, 4)}
+
+
+def cam_to_velo(xyz_cam: np.ndarray, calib: dict[str, np.ndarray]) -> np.ndarray:
+    """Rectified-camera points to the LiDAR frame. Shape: (N, 3) -> (N, 3)."""
+    tr = np.eye(4)
+    tr[:3] = calib["Tr_velo_to_cam"]
+    r0 = np.eye(4)
+    r0[:3, :3] = calib["R0_rect"]
+    to_velo = np.linalg.inv(r0 @ tr)  # rect cam <- velo is R0 @ Tr; invert it
+    homo = np.concatenate([xyz_cam, np.ones((len(xyz_cam), 1))], axis=1)
+    return (homo @ to_velo.T)[:, :3]
+
+
+def _boxes_from_rows(rows: list[list[str]], calib: dict[str, np.ndarray], path: Path) -> list[Box3D]:
+    """Rows ``type trunc occ alpha x1 y1 x2 y2 h w l x y z ry [score]`` (optionally preceded by a track id)."""
+    boxes = []
+    for row in rows:
+        track = int(row.pop(0)) if row and _is_int(row[0]) else -1
+        if len(row) < 15:
+            raise InputError(path, f"label line has {len(row)} fields, KITTI needs 15: {' '.join(row)}")
+        cls = row[0]
+        if cls in IGNORED_CLASSES:
+            continue
+        try:
+            h, w, length, x, y, z, ry = (float(v) for v in row[8:15])
+        except ValueError:
+            raise InputError(path, f"non-numeric box field in: {' '.join(row)}") from None
+        bottom = cam_to_velo(np.array([[x, y, z]]), calib)[0]  # KITTI gives the bottom centre
+        center = (float(bottom[0]), float(bottom[1]), float(bottom[2] + h / 2))
+        # Camera yaw ry is about the camera's y (down) axis, measured from camera x (= -velo y).
+        yaw = float(-ry - np.pi / 2)
+        boxes.append(Box3D(cls, center, (length, w, h), yaw, track))
+    return boxes
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_object_labels(label_path: str | Path, calib_path: str | Path) -> list[Box3D]:
+    """KITTI object ``label_2/NNNNNN.txt`` + ``calib/NNNNNN.txt`` -> boxes in the LiDAR frame (no DontCare)."""
+    label_path = Path(label_path)
+    if not label_path.is_file():
+        raise InputError(label_path, "label file not found")
+    calib = read_calib(calib_path)
+    rows = [line.split() for line in label_path.read_text().splitlines() if line.strip()]
+    return _boxes_from_rows(rows, calib, label_path)
+
+
+def read_tracking_labels(label_path: str | Path, calib_path: str | Path) -> dict[int, list[Box3D]]:
+    """KITTI tracking ``label_02/<seq>.txt`` + ``calib/<seq>.txt`` -> {frame: boxes in the LiDAR frame}."""
+    label_path = Path(label_path)
+    if not label_path.is_file():
+        raise InputError(label_path, "label file not found")
+    calib = read_calib(calib_path)
+    frames: dict[int, list[list[str]]] = {}
+    for line in label_path.read_text().splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if not _is_int(parts[0]):
+            raise InputError(label_path, f"tracking label line must start with a frame number: {line}")
+        frames.setdefault(int(parts[0]), []).append(parts[1:])
+    return {f: _boxes_from_rows(rows, calib, label_path) for f, rows in frames.items()}
+
+
+def points_in_boxes(points: np.ndarray, boxes: list[Box3D]) -> np.ndarray:
+    """Index of the box holding each point, -1 for none. Shape: (N, >=3) -> (N,) int."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    for i, box in enumerate(boxes):
+        c, (length, w, h) = np.asarray(box.center), box.size
+        d = points[:, :3] - c
+        cos, sin = np.cos(box.yaw), np.sin(box.yaw)
+        local_x = d[:, 0] * cos + d[:, 1] * sin  # rotate into the box frame
+        local_y = -d[:, 0] * sin + d[:, 1] * cos
+        inside = (np.abs(local_x) <= length / 2) & (np.abs(local_y) <= w / 2) & (np.abs(d[:, 2]) <= h / 2)
+        out[inside & (out < 0)] = i
+    return out
+
+
+def find_clouds(source: str | Path) -> list[Path]:
+    """Point-cloud files under a folder (recursively, sorted) or the file itself."""
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise InputError(source, "no such file or folder")
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in CLOUD_EXTS and p.is_file())
+    if not files:
+        raise InputError(source, f"no point-cloud files ({', '.join(CLOUD_EXTS)}) in this folder")
+    return files

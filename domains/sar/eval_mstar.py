@@ -1,0 +1,106 @@
+"""MSTAR SOC evaluation: full-label linear probe and k-shot probes for each method.
+
+Every method is scored on the full 15 deg test set. Probe methods (``jepa``, ``jepa_ema``,
+``random_init``, ``handcrafted``) fit a class-balanced logistic regression on frozen features;
+``supervised`` trains a small CNN from scratch on the same chips (all, or the same k shots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from domains.sar.baselines import centre_crop, handcrafted_features, predict_cnn, train_cnn
+from domains.sar.dataset import load_chip
+from domains.sar.embed import chip_embeddings
+from domains.sar.tasks import Split
+from jepa_core.eval.metrics import classification_metrics, summarise_seeds
+from jepa_core.eval.probes import kshot_indices, linear_probe
+from jepa_core.pretrained import Pretrained
+
+KS = (1, 5, 10, 20)
+MARGIN = 4  # training chips keep this many extra px per side for the CNN's random crops
+
+
+@dataclass
+class Chips:
+    x: torch.Tensor  # (N, 1, H, W) model input
+    labels: np.ndarray  # (N,)
+    ids: list[str]
+
+
+def load_chips(split: Split, data, *, margin: int = 0, desc: str = "chips") -> Chips:
+    x = [load_chip(p, data, margin=margin).x for p in tqdm(split.paths, desc=desc, leave=False)]
+    return Chips(torch.from_numpy(np.stack(x)), split.labels, split.ids)
+
+
+def _score(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict:
+    pred = np.asarray(classes)[proba.argmax(1)]
+    return classification_metrics(y_true, pred, classes)
+
+
+def probe_method(
+    train_x: np.ndarray, test_x: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, classes: list[str], seeds
+) -> dict:
+    """Full-label probe metrics plus ``kshot[str(k)]`` = mean/std/n/values of test accuracy over seeds."""
+    full = linear_probe(train_x, y_train, test_x)
+    out = classification_metrics(y_test, full.pred, classes)
+    out["kshot"] = {}
+    for k in KS:
+        accs = []
+        for seed in seeds:
+            idx = kshot_indices(y_train, k, seed)
+            accs.append(float((linear_probe(train_x[idx], y_train[idx], test_x, seed=seed).pred == y_test).mean()))
+        out["kshot"][str(k)] = summarise_seeds(accs)
+    return out
+
+
+def supervised_method(train: Chips, test: Chips, classes: list[str], seeds, *, size: int, log=print) -> dict:
+    """Small CNN from scratch: all labels (first seed) and the k-shot subsets of every seed."""
+    cnn, head = train_cnn(train.x, train.labels, classes, size=size, seed=seeds[0])
+    out = _score(test.labels, predict_cnn(cnn, head, test.x), classes)
+    out["kshot"] = {}
+    for k in KS:
+        accs = []
+        for seed in seeds:
+            idx = kshot_indices(train.labels, k, seed)
+            cnn, head = train_cnn(train.x[idx], train.labels[idx], classes, size=size, seed=seed)
+            accs.append(float(_score(test.labels, predict_cnn(cnn, head, test.x), classes)["accuracy"]))
+        out["kshot"][str(k)] = summarise_seeds(accs)
+        log(f"supervised {k}-shot: {out['kshot'][str(k)]['mean']:.3f}")
+    return out
+
+
+def run_mstar(
+    features: dict[str, Callable[[torch.Tensor], np.ndarray]],
+    train: Chips,
+    test: Chips,
+    *,
+    size: int,
+    seeds: Sequence[int],
+    supervised: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """``features``: method name -> function from model-sized chips (N, 1, size, size) to (N, F) features."""
+    classes = sorted(set(train.labels) | set(test.labels))
+    train_in = centre_crop(train.x, size)
+    results = {}
+    for name, fn in features.items():
+        results[name] = probe_method(fn(train_in), fn(test.x), train.labels, test.labels, classes, seeds)
+        log(f"{name}: accuracy {results[name]['accuracy']:.3f}, 10-shot {results[name]['kshot']['10']['mean']:.3f}")
+    if supervised:
+        results["supervised"] = supervised_method(train, test, classes, list(seeds), size=size, log=log)
+        log(f"supervised: accuracy {results['supervised']['accuracy']:.3f}")
+    return results
+
+
+def encoder_features(pre: Pretrained, pool: str) -> Callable[[torch.Tensor], np.ndarray]:
+    return lambda x: chip_embeddings(pre.encoder, x, pool=pool)
+
+
+def handcrafted(db_scale: float) -> Callable[[torch.Tensor], np.ndarray]:
+    return lambda x: handcrafted_features(x[:, 0].numpy() * db_scale)

@@ -1,0 +1,136 @@
+"""Evaluate a SAR-JEPA encoder on MSTAR-10 SOC (train 17 deg, test 15 deg) against baselines.
+
+    python domains/sar/evaluate.py --data-dir ../shared/data/sar/MSTAR-10 --out results.json
+    python domains/sar/evaluate.py --data-dir ../shared/data/sar/MSTAR-10 --ema-checkpoint runs/sar-bundled-ema
+
+Methods: ``jepa`` (frozen encoder + class-balanced logistic regression), ``jepa_ema`` (the same for
+an encoder pretrained with EMA latent targets, when --ema-checkpoint exists), ``random_init`` (same
+architecture, random weights), ``handcrafted`` (HOG + radial power spectrum), ``supervised`` (small
+CNN from scratch). Each: a probe on all training chips, and k-shot probes (k = 1, 5, 10, 20 chips per
+class, one draw per seed) scored on the full test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from domains.sar.embed import POOLS, chip_embeddings
+from domains.sar.eval_mstar import MARGIN, encoder_features, handcrafted, load_chips, run_mstar
+from domains.sar.tasks import mstar_soc
+from jepa_core.checkpoint import atomic_write, read_card, write_card
+from jepa_core.errors import InputError
+from jepa_core.pretrained import load_pretrained, random_encoder
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sar-tiny"
+METHODS = ("jepa", "jepa_ema", "random_init", "handcrafted", "supervised")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python domains/sar/evaluate.py", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--checkpoint", type=Path, default=DEFAULT_MODEL, help=f"model dir, run dir or .pt (default: {DEFAULT_MODEL})"
+    )
+    p.add_argument("--ema-checkpoint", type=Path, help="encoder pretrained with EMA latent targets (method jepa_ema)")
+    p.add_argument("--data-dir", type=Path, required=True, help="MSTAR-10 folder with train/<CLASS>/ and test/<CLASS>/")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="k-shot draws (and CNN init) seeds")
+    p.add_argument("--pool", choices=POOLS, default="mean", help="token pooling for the probe features")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--out", type=Path, help="write results JSON here")
+    p.add_argument("--update-card", action="store_true", help="record the headline metrics in the model card")
+    return p.parse_args(argv)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    pre = load_pretrained(args.checkpoint, domain="sar")
+    data, size = pre.cfg.data, pre.cfg.data.size
+    train_split, test_split = mstar_soc(args.data_dir)
+    train = load_chips(train_split, data, margin=MARGIN, desc="train chips")
+    test = load_chips(test_split, data, desc="test chips")
+    notes: list[str] = []
+    features = {}
+    if "jepa" in args.methods:
+        features["jepa"] = encoder_features(pre, args.pool)
+    if "jepa_ema" in args.methods:
+        if args.ema_checkpoint and args.ema_checkpoint.exists():
+            ema = load_pretrained(args.ema_checkpoint, domain="sar")
+            features["jepa_ema"] = encoder_features(ema, args.pool)
+        else:
+            notes.append(f"jepa_ema skipped: no --ema-checkpoint ({args.ema_checkpoint})")
+    if "random_init" in args.methods:
+        rand = random_encoder(pre, seed=args.seeds[0])
+        features["random_init"] = lambda x: chip_embeddings(rand, x, pool=args.pool)
+    if "handcrafted" in args.methods:
+        features["handcrafted"] = handcrafted(data.db_scale)
+    results = run_mstar(features, train, test, size=size, seeds=args.seeds, supervised="supervised" in args.methods)
+    return {
+        "task": "mstar-soc",
+        "train": f"{args.data_dir}/train (17 deg), {len(train.ids)} chips",
+        "test": f"{args.data_dir}/test (15 deg), {len(test.ids)} chips",
+        "results": results,
+        "checkpoint": str(args.checkpoint),
+        "ema_checkpoint": str(args.ema_checkpoint) if args.ema_checkpoint else None,
+        "encoder_sha256": pre.sha256,
+        "encoder_used_downstream": pre.card.get("encoder_used_downstream"),
+        "pool": args.pool,
+        "seeds": args.seeds,
+        "notes": notes,
+    }
+
+
+def format_table(report: dict) -> str:
+    lines = [f"task {report['task']} (accuracy; k-shot mean ± std over {len(report['seeds'])} seeds)"]
+    lines.append(f"{'method':<12}{'all labels':>12}" + "".join(f"{k + '-shot':>16}" for k in ("1", "5", "10", "20")))
+    for name, r in report["results"].items():
+        shots = "".join(f"{r['kshot'][k]['mean']:>10.3f}±{r['kshot'][k]['std']:.3f}" for k in ("1", "5", "10", "20"))
+        lines.append(f"{name:<12}{r['accuracy']:>12.3f}{shots}")
+    lines += report["notes"]
+    return "\n".join(lines)
+
+
+def update_card(model_dir: Path, report: dict) -> None:
+    card = read_card(model_dir)
+    card.setdefault("probe_metrics", {})[report["task"]] = {
+        "split": {"train": report["train"], "test": report["test"]},
+        "results": {
+            name: {
+                "accuracy": r["accuracy"],
+                "macro_f1": r["macro_f1"],
+                "kshot": {k: {"mean": v["mean"], "std": v["std"], "n": v["n"]} for k, v in r["kshot"].items()},
+            }
+            for name, r in report["results"].items()
+        },
+        "command": "python domains/sar/evaluate.py " + " ".join(sys.argv[1:]),
+    }
+    write_card(model_dir, card)
+    print(f"updated {model_dir / 'model_card.json'}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tic = time.perf_counter()
+    try:
+        report = evaluate(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    report["seconds"] = round(time.perf_counter() - tic, 1)
+    print(format_table(report))
+    if args.out:
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
+        print(f"wrote {args.out}")
+    if args.update_card:
+        update_card(args.checkpoint, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

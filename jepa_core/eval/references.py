@@ -1,0 +1,147 @@
+"""Saved probes and labelled reference embeddings next to a model, and 2-D maps of embeddings.
+
+A model directory holds, beside its encoder, what a domain's ``build_app_assets.py`` writes::
+
+    probes/<task>.json       a class-balanced linear probe as plain arrays (no pickle)
+    references/<task>.npz    labelled reference embeddings: emb (N, D) float16, label (N,), record (N,)
+
+Apps load them to predict classes and to show where a new embedding falls among labelled ones.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from jepa_core.checkpoint import atomic_write
+from jepa_core.errors import InputError
+from jepa_core.eval.probes import SavedLinearProbe, linear_probe
+
+MAP_METHODS = ("pca", "umap")
+Dataset = tuple[np.ndarray, np.ndarray, np.ndarray]  # emb (N, D), label (N,), record (N,)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Labelled reference embeddings. Shape: emb (N, D), label (N,), record (N,)."""
+
+    emb: np.ndarray
+    label: np.ndarray
+    record: np.ndarray
+
+
+@dataclass
+class EmbeddingMap:
+    """2-D coordinates of the references and of the analysed record's points, same projection."""
+
+    task: str
+    method: str
+    ref_xy: np.ndarray  # (N, 2)
+    ref_label: np.ndarray  # (N,)
+    xy: np.ndarray  # (M, 2) the record's beats (beat task) or the record itself (rhythm task)
+    label: np.ndarray  # (M,) predicted class of each point
+
+
+def load_probe(path: Path, *, builder: str = "the domain's build_app_assets.py") -> SavedLinearProbe:
+    if not path.is_file():
+        raise InputError(path, f"probe not found (build it with {builder})")
+    try:
+        return SavedLinearProbe.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        raise InputError(path, f"not a saved linear probe ({type(err).__name__}: {err})") from None
+
+
+def load_reference(path: Path, *, builder: str = "the domain's build_app_assets.py") -> Reference:
+    if not path.is_file():
+        raise InputError(path, f"reference embeddings not found (build them with {builder})")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ref = Reference(data["emb"].astype(np.float32), data["label"].astype(str), data["record"].astype(str))
+    except (OSError, KeyError, ValueError) as err:
+        raise InputError(path, f"not a reference file with emb/label/record arrays ({err})") from None
+    if ref.emb.ndim != 2 or not len(ref.emb) == len(ref.label) == len(ref.record):
+        raise InputError(
+            path, f"inconsistent shapes emb {ref.emb.shape}, label {ref.label.shape}, record {ref.record.shape}"
+        )
+    return ref
+
+
+def reorder_proba(proba: np.ndarray, have: list[str], want: tuple[str, ...]) -> np.ndarray:
+    """Columns from a probe's class order into ``want``; classes the probe never saw get 0."""
+    out = np.zeros((len(proba), len(want)))
+    for j, c in enumerate(have):
+        out[:, want.index(c)] = proba[:, j]
+    return out
+
+
+def stratified_subsample(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``per_class`` random items of each class."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]
+    return np.sort(np.concatenate(picked))
+
+
+def class_counts(y: np.ndarray) -> dict[str, int]:
+    return {str(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, meta: dict, *, c: float = 1.0, seed: int = 0) -> SavedLinearProbe:
+    """The evaluation's class-balanced linear probe, fitted on all of ``x`` and saved as plain arrays."""
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"a probe needs at least two classes, got {class_counts(y)}")
+    result = linear_probe(x, y, x[:1], c=c, seed=seed)
+    return SavedLinearProbe.from_pipeline(result.model, meta)
+
+
+def write_probe(path: Path, probe: SavedLinearProbe) -> None:
+    text = json.dumps(probe.to_dict())
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def write_reference(path: Path, data: Dataset) -> None:
+    emb, label, record = data
+    buf = io.BytesIO()  # np.savez would append '.npz' to the temporary name
+    np.savez_compressed(buf, emb=emb.astype(np.float16), label=label.astype(str), record=record.astype(str))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
+
+
+class ReferenceMaps:
+    """PCA or UMAP projections fitted on each task's references (once per task and method, thread-safe)."""
+
+    def __init__(self, references: dict[str, Reference]) -> None:
+        self.references = references
+        self._projections: dict[tuple[str, str], tuple[Pipeline, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def project(self, task: str, points: np.ndarray, labels: np.ndarray, method: str = "pca") -> EmbeddingMap:
+        """References and ``points`` (M, D) in the same 2-D projection."""
+        model, ref_xy = self._projection(task, method)
+        xy = model.transform(points.astype(np.float32)) if len(points) else np.zeros((0, 2))
+        ref = self.references[task]
+        return EmbeddingMap(task, method, ref_xy, ref.label, np.asarray(xy), np.asarray(labels))
+
+    def _projection(self, task: str, method: str) -> tuple[Pipeline, np.ndarray]:
+        if method not in MAP_METHODS:
+            raise ValueError(f"map method must be one of {MAP_METHODS}, got {method!r}")
+        with self._lock:
+            if (task, method) not in self._projections:
+                emb = self.references[task].emb
+                if method == "umap":
+                    import umap  # slow import (numba); only on request
+
+                    reducer = umap.UMAP(
+                        n_components=2, n_neighbors=max(2, min(15, len(emb) - 1)), random_state=0, n_jobs=1
+                    )
+                else:
+                    reducer = PCA(n_components=2, random_state=0)
+                model = make_pipeline(StandardScaler(), reducer).fit(emb)
+                self._projections[task, method] = (model, model.transform(emb))
+            return self._projections[task, method]

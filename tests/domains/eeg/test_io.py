@@ -1,0 +1,158 @@
+"""EEG reader on bundled real EDFs and on EDFs written in the test."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from domains.eeg.io import (
+    STANDARD_CHANNELS,
+    find_recordings,
+    normalise_channel_name,
+    read_eeg,
+    subject_id,
+    to_channel_slots,
+)
+from jepa_core.errors import InputError
+from tests.domains.eeg.edf_factory import TEN_TWENTY_OLD, oscillation, write_edf
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = ROOT / "data" / "samples" / "eeg"
+
+
+@pytest.mark.parametrize(
+    ("label", "name"),
+    [("EEG Fp1-REF", "Fp1"), ("EEG FP1", "Fp1"), ("FP1", "Fp1"), ("Fp1.", "Fp1"), ("Cz..", "Cz"),
+     ("T3", "T7"), ("EEG T6-LE", "P8"), ("fc5", "FC5"), ("Fp1-F7", "Fp1-F7"), ("ECG", "ECG")],
+)  # fmt: skip
+def test_channel_names_normalise(label, name):
+    assert normalise_channel_name(label) == name
+
+
+def test_bundled_eegmat_recording():
+    rec = read_eeg(SAMPLES / "Subject09_2.edf", fs=128.0)
+    assert rec.subject == 9 and rec.record_id == "Subject09_2"
+    assert set(rec.channels) == set(STANDARD_CHANNELS)  # 19 EEG; A2-A1 and the ECG channel are left out
+    assert rec.fs_original == 500.0 and rec.signal.shape == (19, round(62 * 128))
+    assert 1.0 < float(np.median(rec.signal.std(1))) < 200.0  # microvolts, not volts
+    slots, present = to_channel_slots(rec)
+    assert present.all() and np.allclose(np.median(slots, axis=1), 0.0, atol=0.05)
+
+
+def test_bundled_edf_plus_annotations_become_events():
+    rec = read_eeg(SAMPLES / "S001R03.edf", fs=128.0)
+    labels = [e[2] for e in rec.events]
+    assert (labels.count("T0"), labels.count("T1"), labels.count("T2")) == (15, 8, 7)
+    onsets = [e[0] for e in rec.events]
+    assert onsets == sorted(onsets) and onsets[0] == 0.0 and 4.0 < onsets[1] < 4.3
+    assert all(4.0 <= e[1] <= 4.3 for e in rec.events)
+    assert len(rec.channels) == 19  # 64 channels, the 10-20 subset picked by name
+
+
+def test_renamed_and_missing_channels(tmp_path):
+    names = ["EEG Fp1-REF", "EEG FP2-REF", "EEG T3-REF", "EEG Cz-REF", "ECG EKG"]
+    data = oscillation(10.0, 10, 256.0, len(names))
+    path = write_edf(tmp_path / "vendor.edf", data, names, 256.0, ch_types=["eeg"] * 4 + ["ecg"])
+    rec = read_eeg(path, fs=128.0)
+    assert rec.channels == ("Fp1", "Fp2", "T7", "Cz")
+    slots, present = to_channel_slots(rec)
+    assert present.sum() == 4 and present[STANDARD_CHANNELS.index("T7")]
+    assert not slots[~present].any()  # missing channels are zero-filled
+
+
+def test_non_eeg_channels_skipped_by_type_not_position(tmp_path):
+    # An ECG channel first and labelled like an electrode must still be dropped (its type is ecg).
+    data = oscillation(10.0, 10, 256.0, 3)
+    path = write_edf(tmp_path / "types.edf", data, ["ECG Cz", "Fp1", "O2"], 256.0, ch_types=["ecg", "eeg", "eeg"])
+    assert read_eeg(path).channels == ("Fp1", "O2")
+
+
+def test_resample_and_band_keep_the_oscillation(tmp_path):
+    path = write_edf(tmp_path / "alpha.edf", oscillation(10.0, 20, 500.0, 19), TEN_TWENTY_OLD, 500.0)
+    rec = read_eeg(path, fs=128.0)
+    spectrum = np.abs(np.fft.rfft(rec.signal[0]))
+    freqs = np.fft.rfftfreq(rec.signal.shape[1], 1 / 128.0)
+    assert abs(freqs[spectrum.argmax()] - 10.0) < 0.2
+
+
+def test_subject_ids():
+    assert subject_id("Subject07_2.edf") == 7 and subject_id("S001R03.edf") == 1 and subject_id("rest.edf") is None
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_bytes(b"0" * 100), "truncated header"),
+        (lambda p: p.write_bytes(b"x" * 256 + b"y" * 256), "not an EDF"),
+    ],
+)
+def test_broken_headers(tmp_path, make, message):
+    path = tmp_path / "broken.edf"
+    make(path)
+    with pytest.raises(InputError, match=message) as err:
+        read_eeg(path)
+    assert "broken.edf" in str(err.value)
+
+
+def test_truncated_edf(tmp_path):
+    path = write_edf(tmp_path / "full.edf", oscillation(10.0, 30, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match="truncated") as err:
+        read_eeg(cut)
+    assert "cut.edf" in str(err.value)
+
+
+def test_header_claims_more_records_than_data(tmp_path):
+    path = write_edf(tmp_path / "liar.edf", oscillation(10.0, 10, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    raw = bytearray(path.read_bytes())
+    raw[236:244] = b"99999   "
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="declares 99999 data records"):
+        read_eeg(path)
+
+
+def test_no_usable_eeg_channels(tmp_path):
+    path = write_edf(tmp_path / "ecg_only.edf", oscillation(1.0, 10, 256.0, 2), ["ECG I", "ECG II"], 256.0,
+                     ch_types=["ecg", "ecg"])  # fmt: skip
+    with pytest.raises(InputError, match="no usable EEG channel"):
+        read_eeg(path)
+
+
+def test_rate_too_low_for_the_band(tmp_path):
+    path = write_edf(tmp_path / "slow.edf", oscillation(5.0, 20, 64.0, 19), TEN_TWENTY_OLD, 64.0)
+    with pytest.raises(InputError, match="too low"):
+        read_eeg(path, bandpass=(0.5, 45.0))
+
+
+def test_too_short(tmp_path):
+    path = write_edf(tmp_path / "short.edf", oscillation(10.0, 2, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    with pytest.raises(InputError, match="too short"):
+        read_eeg(path, min_duration_s=4.0)
+
+
+def test_flat_recording_refused(tmp_path):
+    path = write_edf(tmp_path / "flat.edf", np.zeros((19, 2560)), TEN_TWENTY_OLD, 256.0)
+    with pytest.raises(InputError, match="flat"):
+        read_eeg(path)
+
+
+def test_wrong_extension_and_missing(tmp_path):
+    (tmp_path / "notes.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="unsupported file type"):
+        read_eeg(tmp_path / "notes.csv")
+    with pytest.raises(InputError, match="no such file"):
+        read_eeg(tmp_path / "absent.edf")
+    with pytest.raises(InputError, match="no EEG file"):
+        find_recordings(tmp_path)
+
+
+def test_find_recordings_dir_file_and_list(tmp_path):
+    a = write_edf(tmp_path / "a.edf", oscillation(10.0, 5, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    (tmp_path / "sub").mkdir()
+    b = write_edf(tmp_path / "sub" / "b.EDF", oscillation(10.0, 5, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    assert find_recordings(tmp_path) == sorted([a, b])
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.edf\n# comment\nsub/b.EDF\n")
+    assert find_recordings(listing) == [a, tmp_path / "sub" / "b.EDF"]
