@@ -100,7 +100,7 @@ def evaluate(args: argparse.Namespace) -> dict:
                 w.subjects,
                 train=args.train_subjects,
                 test=args.test_subjects,
-                seen_in_pretraining=seen,
+                seen_in_pretraining=() if args.cv else seen,
                 folds=args.folds,
             )
         except ValueError as err:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import wfdb
 
-from jepa_core.eval.references import stratified_subsample
 from domains.ecg.embed import beat_embed_dim
 from domains.ecg.inference import BEAT_TASK, RHYTHM_TASK, EcgAnalyser, uploaded_record
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
+from jepa_core.eval.references import stratified_subsample
 from tests.apps.ecg_model import SAMPLE_DIR, build_ecg_test_model
 
 EMBED_DIM = 32  # tests/apps/ecg_model.py

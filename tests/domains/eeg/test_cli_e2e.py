@@ -123,3 +123,12 @@ def test_export_windows_and_report_broken_files(tiny_run, tmp_path):
     assert table["start_s"].to_pylist()[:3] == [0.0, 4.0, 8.0]
     assert table.schema.metadata[b"domain"] == b"eeg"
     assert "broken.edf" in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_evaluate_cv_over_every_subject(tiny_run, eegmat_like, tmp_path):
+    out = tmp_path / "cv.json"
+    _run("domains/eeg/evaluate.py", "--checkpoint", str(tiny_run), "--data-dir", str(eegmat_like), "--methods",
+         "handcrafted", "--cv", "--folds", "4", "--out", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["split"]["how"] == "GroupKFold by subject, 4 folds"
+    assert sorted(s for f in report["split"]["folds"] for s in f["test"]) == [0, 1, 2, 3]

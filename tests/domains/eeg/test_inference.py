@@ -1,6 +1,5 @@
 """The app's EEG analyser on bundled recordings and on broken uploads."""
 
-
 import numpy as np
 import pytest
 
