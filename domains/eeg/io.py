@@ -89,6 +89,14 @@ class EegRecording:
     def duration_s(self) -> float:
         return self.signal.shape[1] / self.fs
 
+    def to_raw(self) -> mne.io.RawArray:
+        """The preprocessed signal as an MNE Raw (volts, 10-20 names) with the standard 10-05 template
+        montage set, for topographies and any further MNE processing."""
+        info = mne.create_info(list(self.channels), self.fs, "eeg")
+        raw = mne.io.RawArray(self.signal.astype(np.float64) * 1e-6, info, verbose="error")
+        raw.set_montage(standard_montage(), on_missing="ignore", verbose="error")
+        return raw
+
 
 def subject_id(path: str | Path) -> int | None:
     """The first integer in the file name: 'Subject07_2.edf' -> 7, 'S001R03.edf' -> 1."""

@@ -156,3 +156,12 @@ def test_find_recordings_dir_file_and_list(tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text("a.edf\n# comment\nsub/b.EDF\n")
     assert find_recordings(listing) == [a, tmp_path / "sub" / "b.EDF"]
+
+
+def test_recording_as_mne_raw_with_standard_montage():
+    rec = read_eeg(SAMPLES / "Subject09_2.edf", fs=128.0)
+    raw = rec.to_raw()
+    positions = raw.get_montage().get_positions()["ch_pos"]
+    assert set(positions) == set(rec.channels)
+    assert all(np.isfinite(xyz).all() for xyz in positions.values())
+    assert np.allclose(raw.get_data(units="uV"), rec.signal, atol=1e-3)  # volts in MNE, uV here
