@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
 from jepa_core.eval.metrics import summarise_seeds
 from jepa_core.eval.probes import SavedLinearProbe, linear_probe
+from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "lidar-tiny"
@@ -160,31 +160,20 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def update_card(model_dir: Path, report: dict) -> None:
+    """Record the headline metrics of every method in the model card."""
+    card = read_card(model_dir)
+    card.setdefault("probe_metrics", {})["bev-cell-foreground"] = {
+        "split": {"train": len(report["train"]), "test": len(report["test"]), "test_frames": report["test"]},
+        "results": {m: {k: r.get(k) for k in HEADLINE} for m, r in report["results"].items()},
+        "command": "python domains/lidar/evaluate.py " + " ".join(sys.argv[1:]),
+    }
+    write_card(model_dir, card)
+    print(f"updated {model_dir / 'model_card.json'}")
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    tic = time.perf_counter()
-    try:
-        report = evaluate(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    report["seconds"] = round(time.perf_counter() - tic, 1)
-    print(format_table(report))
-    if args.out:
-        atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
-        print(f"wrote {args.out}")
-    if args.update_card:
-        card = read_card(args.checkpoint)
-        card.setdefault("probe_metrics", {})["bev-cell-foreground"] = {
-            "split": {"train": len(report["train"]), "test": len(report["test"]), "test_frames": report["test"]},
-            "results": {m: {k: r.get(k) for k in HEADLINE} for m, r in report["results"].items()},
-            "command": "python domains/lidar/evaluate.py " + " ".join(sys.argv[1:]),
-        }
-        write_card(args.checkpoint, card)
-        print(f"updated {args.checkpoint / 'model_card.json'}")
-    return 0
+    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,14 @@ class, one draw per seed) scored on the full test set.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
-
-import torch
 
 from domains.sar.embed import POOLS, chip_embeddings
 from domains.sar.eval_mstar import MARGIN, encoder_features, handcrafted, load_chips, run_mstar
 from domains.sar.tasks import mstar_soc
-from jepa_core.checkpoint import atomic_write, read_card, write_card
-from jepa_core.errors import InputError
+from jepa_core.checkpoint import read_card, write_card
+from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sar-tiny"
@@ -113,23 +109,7 @@ def update_card(model_dir: Path, report: dict) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    tic = time.perf_counter()
-    try:
-        report = evaluate(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    report["seconds"] = round(time.perf_counter() - tic, 1)
-    print(format_table(report))
-    if args.out:
-        atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
-        print(f"wrote {args.out}")
-    if args.update_card:
-        update_card(args.checkpoint, report)
-    return 0
+    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
 
 
 if __name__ == "__main__":
