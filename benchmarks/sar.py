@@ -18,13 +18,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from benchmarks.common import count_flops, machine, matmul_peak, print_table, time_calls, write_json
+from benchmarks.common import bench_pretrain_step, machine, matmul_peak, print_table, time_calls, write_json
 from domains.sar.dataset import SarChips, select_images
 from domains.sar.domain import DOMAIN, radii
 from domains.sar.targets import RatioGradient, ratio_gradient_loop
 from jepa_core.config import load_config
-from jepa_core.data import mask_generator
-from jepa_core.schedules import param_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples" / "sar" / "mstar" / "train"
@@ -59,34 +57,9 @@ def bench_gradient(cfg, batch_size: int) -> dict:
     }
 
 
-def bench_pretrain_step(cfg, batch_size: int) -> dict:
-    """Seconds and FLOPs of one full optimisation step (targets, forward, backward, AdamW) on real chips."""
-    torch.manual_seed(0)
-    x = real_chips(cfg, batch_size)
-    model = DOMAIN.build_model(cfg)
-    opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
-    masker = DOMAIN.mask_sampler(cfg, model.encoder.grid_for(tuple(x.shape[1:])))
-    masks = masker(batch_size, mask_generator(0, 0))
-
-    def step() -> None:
-        loss = model(x, masks)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        model.update_target(0.996)
-
-    flops = count_flops(step)
-    seconds = time_calls(step, min_seconds=8.0)
-    return {
-        "target": cfg.data.target,
-        "batch_size": batch_size,
-        "step_s": seconds,
-        "samples_per_s": batch_size / seconds,
-        "flops_per_step": flops,
-        "flops_per_s": flops / seconds,
-        "tokens_per_sample": masker.num_tokens,
-    }
+def sar_pretrain_step(cfg, batch_size: int) -> dict:
+    """One full optimisation step (targets, forward, backward, AdamW, EMA) on real chips."""
+    return {"target": cfg.data.target, **bench_pretrain_step(DOMAIN, cfg, real_chips(cfg, batch_size))}
 
 
 def main(argv=None) -> int:
@@ -98,8 +71,8 @@ def main(argv=None) -> int:
     cfg = load_config(DOMAIN.config_cls, args.config)
     peak = matmul_peak()
     grad = bench_gradient(cfg, args.batch_size)
-    step = bench_pretrain_step(cfg, args.batch_size)
-    ema = bench_pretrain_step(load_config(DOMAIN.config_cls, args.config, ["data.target=ema"]), args.batch_size)
+    step = sar_pretrain_step(cfg, args.batch_size)
+    ema = sar_pretrain_step(load_config(DOMAIN.config_cls, args.config, ["data.target=ema"]), args.batch_size)
     result = {
         "date": date.today().isoformat(),
         "machine": machine(),
