@@ -45,7 +45,10 @@ def analyse_upload(model_dir: str, name: str, content: bytes) -> EegAnalysis:
 def sample_labels() -> dict[str, str]:
     what = {"Subject09_1": "eegmat subject 9, rest (first 60 s)", "Subject09_2": "eegmat subject 9, mental arithmetic",
             "S001R03": "eegmmidb subject 1, run 3: fist movements (EDF+ annotations)"}  # fmt: skip
-    return {str(p): f"{p.name} · {what.get(p.stem, 'EEG recording')}" for p in find_recordings(SAMPLE_DIR)}
+    paths = sorted(
+        find_recordings(SAMPLE_DIR), key=lambda p: (p.stem not in what, not p.stem.startswith("Subject"), p.name)
+    )
+    return {str(p): f"{p.name} · {what.get(p.stem, 'EEG recording')}" for p in paths}
 
 
 def traces_figure(a: EegAnalysis, channels: list[str], start_s: float, span_s: float) -> go.Figure:

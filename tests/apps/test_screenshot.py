@@ -88,7 +88,7 @@ class DevTools:
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
 
-def _render(url: str, png: Path, profile: Path, timeout: float = 90.0) -> str:
+def _render(url: str, png: Path, profile: Path, timeout: float = 90.0, min_plots: int = 5) -> str:
     """Open ``url`` in chromium, wait for the page to finish rendering, save a PNG; returns the DOM."""
     from websockets.sync.client import connect
 
@@ -106,7 +106,7 @@ def _render(url: str, png: Path, profile: Path, timeout: float = 90.0) -> str:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 n_plots, busy, failed = tools.evaluate(RENDERED) or (0, True, False)
-                if failed or (n_plots >= 5 and not busy):
+                if failed or (n_plots >= min_plots and not busy):
                     break
                 time.sleep(0.5)
             time.sleep(1.0)  # plotly's last layout pass
@@ -117,20 +117,17 @@ def _render(url: str, png: Path, profile: Path, timeout: float = 90.0) -> str:
         browser.wait(timeout=10)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
-def test_ecg_page_renders_in_chromium(ecg_test_model: Path, tmp_path: Path):
-    pytest.importorskip("websockets.sync.client")
-    from PIL import Image
-
+def _serve_and_render(page: str, env: dict, tmp_path: Path, min_plots: int) -> tuple[str, Path]:
+    """``streamlit run apps/app.py`` on a free port, render ``/<page>`` in chromium; returns (DOM, PNG path)."""
     port = _free_port()
-    env = {**os.environ, "JEPA_ECG_MODEL": str(ecg_test_model)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "apps" / "app.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         _wait_http(f"http://127.0.0.1:{port}/_stcore/health", server, timeout=60)
-        png = tmp_path / "ecg.png"
-        dom = _render(f"http://127.0.0.1:{port}/ecg", png, tmp_path / "profile")
+        png = tmp_path / f"{page}.png"
+        dom = _render(f"http://127.0.0.1:{port}/{page}", png, tmp_path / "profile", min_plots=min_plots)
     finally:
         server.terminate()
         try:
@@ -140,12 +137,35 @@ def test_ecg_page_renders_in_chromium(ecg_test_model: Path, tmp_path: Path):
             server.wait()
     if out := os.environ.get("JEPA_SCREENSHOT_DIR"):
         shutil.copy(png, Path(out) / png.name)
-    assert PAGE_TITLE in dom
-    assert 'data-testid="stException"' not in dom and "Traceback" not in dom
-    assert dom.count("js-plotly-plot") >= 5  # leads, beat timeline, probabilities, rhythm, map
-    assert "ECG analysis" in dom  # the st.navigation entry, not a v1 'pages/' listing
+    return dom, png
+
+
+def _assert_drawn(png: Path) -> None:
+    from PIL import Image
+
     image = np.asarray(Image.open(png).convert("RGB"))
     assert image.shape[:2] == SIZE[::-1]
     colours = np.unique(image.reshape(-1, 3), axis=0)
     assert len(colours) > 200, f"only {len(colours)} colours: a blank or skeleton page"
     assert (image.min(axis=2) < 128).mean() > 0.005, "almost no dark pixels: no text or traces drawn"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_ecg_page_renders_in_chromium(ecg_test_model: Path, tmp_path: Path):
+    pytest.importorskip("websockets.sync.client")
+    dom, png = _serve_and_render("ecg", {"JEPA_ECG_MODEL": str(ecg_test_model)}, tmp_path, min_plots=5)
+    assert PAGE_TITLE in dom
+    assert 'data-testid="stException"' not in dom and "Traceback" not in dom
+    assert dom.count("js-plotly-plot") >= 5  # leads, beat timeline, probabilities, rhythm, map
+    assert "ECG analysis" in dom  # the st.navigation entry, not a v1 'pages/' listing
+    _assert_drawn(png)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_eeg_page_renders_in_chromium_with_the_bundled_model(tmp_path: Path):
+    pytest.importorskip("websockets.sync.client")
+    dom, png = _serve_and_render("eeg", {}, tmp_path, min_plots=3)
+    assert "EEG: rest or mental arithmetic" in dom
+    assert 'data-testid="stException"' not in dom and "Traceback" not in dom and "stAlertContentError" not in dom
+    assert dom.count("js-plotly-plot") >= 3  # traces, P(task) over time, map
+    _assert_drawn(png)
