@@ -6,7 +6,9 @@ ranks, reshuffled every epoch.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import torch
 from torch.utils.data import Sampler
@@ -62,8 +64,6 @@ def mask_generator(seed: int, step: int) -> torch.Generator:
 
 def filter_by_name(paths: Sequence, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list:
     """Keep paths whose file name matches an ``include`` pattern (all when empty) and no ``exclude`` pattern."""
-    import fnmatch
-    from pathlib import Path
 
     def hit(path, patterns) -> bool:
         name = Path(path).name

@@ -17,7 +17,8 @@ BANDS: dict[str, tuple[float, float]] = {
 def band_power_features(windows_uv: np.ndarray, fs: float, *, present: np.ndarray | None = None) -> np.ndarray:
     """Welch PSD (1 s segments, half overlap) integrated over each band, log10 of uV^2.
 
-    Missing channels (``present`` False) give NaN features, which the probe imputes.
+    Missing channels (``present`` False, per channel (C,) or per window (W, C)) give NaN features,
+    which the probe imputes.
     Shape: windows (W, C, T) -> (W, C * len(BANDS)), channel-major.
     """
     n_fft = min(int(fs), windows_uv.shape[-1])
@@ -29,5 +30,5 @@ def band_power_features(windows_uv: np.ndarray, fs: float, *, present: np.ndarra
     powers = [psd[..., (freqs >= lo) & (freqs < hi)].sum(-1) * df for lo, hi in BANDS.values()]
     feats = np.log10(np.stack(powers, axis=-1) + 1e-12)  # (W, C, bands)
     if present is not None:
-        feats[:, ~np.asarray(present, dtype=bool), :] = np.nan
+        feats[~np.broadcast_to(np.asarray(present, dtype=bool), feats.shape[:2])] = np.nan
     return feats.reshape(len(feats), -1)

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from domains.eeg.config import EegDataConfig, frame_samples, video_shape, window_samples
-from domains.eeg.io import find_recordings, read_eeg, to_channel_slots
+from domains.eeg.io import EegRecording, find_recordings, read_eeg, to_channel_slots
 from jepa_core.errors import InputError
 
 
@@ -32,6 +32,19 @@ def to_video(window: torch.Tensor | np.ndarray, frame: int, channel_slots: int) 
 def from_video(video: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_video` (padding rows kept). Shape: (1, F, C, S) -> (C, F * S)."""
     return rearrange(video, "1 f c s -> c (f s)")
+
+
+def read_for_model(path: str | Path, data: EegDataConfig, *, max_duration_s: float | None = None) -> EegRecording:
+    """``read_eeg`` with the model's rate, filters and channel set; shorter than one window is an error."""
+    return read_eeg(
+        path,
+        fs=data.fs,
+        bandpass=tuple(data.bandpass),
+        notch=tuple(data.notch),
+        channels=list(data.channels),
+        min_duration_s=window_samples(data) / data.fs,
+        max_duration_s=max_duration_s,
+    )
 
 
 def window_starts(n_samples: int, window: int, stride: int) -> list[int]:
@@ -88,16 +101,8 @@ class EegWindows(Dataset):
             raise InputError(where, f"no EEG window could be made. {detail}".strip())
 
     def _load(self, path: Path) -> None:
-        d = self.data
-        rec = read_eeg(
-            path,
-            fs=d.fs,
-            bandpass=tuple(d.bandpass),
-            notch=tuple(d.notch),
-            channels=list(d.channels),
-            min_duration_s=self.window / d.fs,
-        )
-        slots, _ = to_channel_slots(rec, list(d.channels))
+        rec = read_for_model(path, self.data)
+        slots, _ = to_channel_slots(rec, list(self.data.channels))
         index = len(self._signals)
         self._signals.append(slots)
         self.record_ids.append(rec.record_id)

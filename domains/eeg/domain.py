@@ -9,8 +9,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from domains.eeg.config import EegPretrainConfig, frame_samples, video_shape, window_samples
-from domains.eeg.dataset import EegWindows, to_video, window_starts
-from domains.eeg.io import find_recordings, read_eeg, to_channel_slots
+from domains.eeg.dataset import EegWindows, read_for_model, to_video, window_starts
+from domains.eeg.io import find_recordings, to_channel_slots
 from jepa_core.data import filter_by_name
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
@@ -93,14 +93,7 @@ class EegDomain(Domain):
                 continue
             for path in paths:
                 try:
-                    rec = read_eeg(
-                        path,
-                        fs=d.fs,
-                        bandpass=tuple(d.bandpass),
-                        notch=tuple(d.notch),
-                        channels=list(d.channels),
-                        min_duration_s=win / d.fs,
-                    )
+                    rec = read_for_model(path, d)
                 except InputError as err:
                     yield {"record_id": path.name, "error": str(err)}
                     continue

@@ -13,13 +13,14 @@ from tqdm.auto import tqdm
 
 from domains.eeg.baselines import band_power_features
 from domains.eeg.config import frame_samples, video_shape, window_samples
-from domains.eeg.dataset import to_video, window_starts
-from domains.eeg.io import read_eeg, to_channel_slots
+from domains.eeg.dataset import read_for_model, to_video, window_starts
+from domains.eeg.io import to_channel_slots
 from domains.eeg.tasks import LabelledRecording
 from jepa_core.errors import InputError
 from jepa_core.eval import supervised
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
 from jepa_core.eval.probes import linear_probe
+from jepa_core.eval.references import reorder_proba
 from jepa_core.pretrained import Pretrained, random_encoder
 
 POOLINGS = ("mean", "channel")
@@ -60,8 +61,7 @@ def load_windows(
     skipped = []
     for item in tqdm(recordings, desc="EEG recordings", leave=False):
         try:
-            rec = read_eeg(item.path, fs=d.fs, bandpass=tuple(d.bandpass), notch=tuple(d.notch),
-                           channels=list(d.channels), min_duration_s=win / d.fs)  # fmt: skip
+            rec = read_for_model(item.path, d)
         except InputError as err:
             log(f"skipped: {err}")
             skipped.append({"file": str(item.path), "error": str(err)})
@@ -117,13 +117,6 @@ def embed(encoder, video: torch.Tensor, pooling: str = "mean", batch_size: int =
     return torch.cat(out).numpy()
 
 
-def _reorder(proba: np.ndarray, have: Sequence, want: Sequence[str]) -> np.ndarray:
-    out = np.zeros((len(proba), len(want)))
-    for j, c in enumerate(have):
-        out[:, list(want).index(str(c))] = proba[:, j]
-    return out
-
-
 def score(y: np.ndarray, proba: np.ndarray, classes: Sequence[str], record_ids: np.ndarray | None) -> dict:
     """Window-level metrics, and recording-level ones from the mean window probability per recording."""
     pred = np.asarray(classes)[proba.argmax(1)]
@@ -176,7 +169,7 @@ def run_task(
         runs = []
         for tr, te in folds:
             res = linear_probe(x[tr], w.labels[tr], x[te])
-            runs.append(score(w.labels[te], _reorder(res.proba, res.classes, classes), classes, _sel(recs, te)))
+            runs.append(score(w.labels[te], reorder_proba(res.proba, res.classes, classes), classes, _sel(recs, te)))
         return runs
 
     results = {}
@@ -188,9 +181,8 @@ def run_task(
         results["random_init"] = summarise(runs)
         log(_line("random_init", results["random_init"]))
     if "handcrafted" in methods:
-        x = np.concatenate([band_power_features(w.uv[i : i + 256], pre.cfg.data.fs, present=None)
+        x = np.concatenate([band_power_features(w.uv[i : i + 256], pre.cfg.data.fs, present=w.present[i : i + 256])
                             for i in range(0, len(w.uv), 256)])  # fmt: skip
-        x[~np.repeat(w.present, x.shape[1] // w.present.shape[1], axis=1)] = np.nan
         results["handcrafted"] = summarise(probe_runs(x))
         log(_line("handcrafted", results["handcrafted"]))
     if "supervised" in methods:

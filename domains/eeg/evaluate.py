@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from domains.eeg.eval_tasks import POOLINGS, load_windows, run_task
+from domains.eeg.io import subject_id
 from domains.eeg.tasks import (
     EEGMAT_CLASSES,
     MOTOR_CLASSES,
@@ -81,8 +82,6 @@ def _window_folds(w, splits) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def pretraining_subjects(card: dict) -> list[int]:
     """Subjects whose recordings the encoder saw in pretraining (from its model card)."""
-    from domains.eeg.io import subject_id
-
     names = (card.get("training_data") or {}).get("recordings") or []
     return sorted({s for s in (subject_id(n) for n in names) if s is not None})
 

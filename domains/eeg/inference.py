@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from domains.eeg.config import frame_samples, video_shape, window_samples
-from domains.eeg.dataset import to_video, window_starts
+from domains.eeg.dataset import read_for_model, to_video, window_starts
 from domains.eeg.eval_tasks import embed
-from domains.eeg.io import EegRecording, read_eeg, to_channel_slots
+from domains.eeg.io import EegRecording, to_channel_slots
 from domains.eeg.tasks import EEGMAT_CLASSES
 from jepa_core.errors import InputError
 from jepa_core.eval.references import EmbeddingMap, ReferenceMaps, load_probe, load_reference, reorder_proba
@@ -81,8 +81,7 @@ class EegAnalyser:
         """Everything the app shows about one recording. Raises InputError for an unusable file."""
         d = self.pre.cfg.data
         win, frame, slots = window_samples(d), frame_samples(d), video_shape(d)[2]
-        rec = read_eeg(path, fs=d.fs, bandpass=tuple(d.bandpass), notch=tuple(d.notch), channels=list(d.channels),
-                       min_duration_s=win / d.fs, max_duration_s=self.max_duration_s)  # fmt: skip
+        rec = read_for_model(path, d, max_duration_s=self.max_duration_s)
         scaled, present = to_channel_slots(rec, list(d.channels))
         starts = window_starts(scaled.shape[1], win, int(round((stride_s or win / d.fs) * d.fs)))
         video = torch.stack([to_video(scaled[:, s : s + win], frame, slots) for s in starts])
