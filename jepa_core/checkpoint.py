@@ -16,7 +16,11 @@ from jepa_core.errors import InputError
 
 
 def atomic_write(path: str | Path, write: Any) -> Path:
-    """Call ``write(tmp_path)`` then rename over ``path``: a crash never leaves a half file there."""
+    """Call ``write(tmp_path)`` then rename over ``path``: a crash never leaves a half file there.
+
+    The temporary file is ``.<name>.<random>.tmp`` beside ``path``; an exception removes it, a kill
+    leaves it behind for :func:`remove_partial_writes`. ``path`` is either the old or the new file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -27,10 +31,30 @@ def atomic_write(path: str | Path, write: Any) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
+        _fsync_dir(path.parent)  # the rename itself survives a power cut
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open directories
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_partial_writes(path: str | Path) -> list[Path]:
+    """Delete the temporary files that interrupted :func:`atomic_write` calls for ``path`` left; returns them."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:

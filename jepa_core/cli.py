@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from omegaconf import DictConfig
+
 from jepa_core.config import ConfigError, load_config
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
@@ -32,10 +34,8 @@ def pretrain_parser(domain: Domain, default_config: Path | None) -> argparse.Arg
     return parser
 
 
-def pretrain_main(domain: Domain, default_config: Path | None, argv: Sequence[str] | None = None) -> int:
-    """Parse, load config, train, print where the encoder went. Returns the exit code."""
-    from jepa_core.train import train  # heavy import (Lightning) only after --help
-
+def pretrain_config(domain: Domain, default_config: Path | None, argv: Sequence[str] | None = None) -> DictConfig:
+    """The validated config for a command line (raises :class:`ConfigError` on a bad one)."""
     args = pretrain_parser(domain, default_config).parse_args(argv)
     overrides = list(args.overrides)
     if args.data_dir:
@@ -45,11 +45,23 @@ def pretrain_main(domain: Domain, default_config: Path | None, argv: Sequence[st
             overrides.append(f"{key}={getattr(args, flag)}")
     if args.no_progress:
         overrides.append("train.progress=false")
+    return load_config(domain.config_cls, args.config, overrides)
+
+
+def pretrain_main(domain: Domain, default_config: Path | None, argv: Sequence[str] | None = None) -> int:
+    """Parse, load config, train, print where the encoder went. Returns the exit code.
+
+    The same command runs on one device or, launched by ``torchrun --nproc_per_node N``, in N DDP
+    processes (each process gets ``train.batch_size`` samples of every step).
+    """
     try:
-        cfg = load_config(domain.config_cls, args.config, overrides)
+        cfg = pretrain_config(domain, default_config, argv)
+        from jepa_core.train import train  # heavy import (Lightning) only after --help and a valid config
+
         result = train(domain, cfg)
     except (ConfigError, InputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"done: {result.steps} steps; encoder and model card in {result.encoder_dir}")
+    if result.is_global_zero:
+        print(f"done: {result.steps} steps; encoder and model card in {result.encoder_dir}")
     return 0

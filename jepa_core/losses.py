@@ -3,8 +3,37 @@
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+
+class _GatherBatch(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(z) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, z.contiguous())
+        ctx.rank, ctx.rows, ctx.world = dist.get_rank(), z.shape[0], len(parts)
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # Every rank computes the same loss of the same gathered batch, so the gradient w.r.t. this
+        # rank's rows is the same everywhere; DDP averages gradients over ranks, hence x world.
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows] * ctx.world
+
+
+def gather_batch(z: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``z`` from every DDP rank (in rank order) along dim 0; identity in one process.
+
+    For batch statistics (SIGReg, variance) of the global batch under DDP: gradients flow back to
+    each rank's own rows, scaled so that after DDP's gradient averaging they equal the single-process
+    gradient. Every rank must call it, with the same shape, and use the result in the same loss.
+    Shape: z (N, ...) -> (world_size * N, ...).
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return z
+    return _GatherBatch.apply(z)
 
 
 class LatentLoss(nn.Module):

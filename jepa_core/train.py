@@ -6,12 +6,18 @@ Run directory layout::
     <out>/metrics.jsonl        one JSON line per log/eval event
     <out>/checkpoints/last.pt  full state, written atomically; a rerun resumes from it
     <out>/encoder/             encoder.safetensors + model card (written at the end)
+
+Every random draw of step ``s`` comes from generators seeded by ``(seed, s)``: the batch (the
+sampler), the masks, the augmentations (per item) and the model's own draws such as drop path (per
+rank). Resuming from a checkpoint (model, EMA target, optimizer, step) therefore replays the run
+exactly, and under DDP all ranks agree on everything that must be shared. Only rank 0 writes files.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -20,12 +26,13 @@ from pathlib import Path
 import torch
 from lightning.fabric import Fabric
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Subset
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from jepa_core.checkpoint import load_checkpoint, save_checkpoint, save_encoder
+from jepa_core.checkpoint import load_checkpoint, remove_partial_writes, save_checkpoint, save_encoder
 from jepa_core.config import to_plain
-from jepa_core.data import StepBatchSampler, mask_generator
+from jepa_core.data import StepBatchSampler, StepSeededDataset, fold_seed, mask_generator
 from jepa_core.domain import Domain
 from jepa_core.ema import momentum_at
 from jepa_core.eval.embed import embed_dataset
@@ -39,17 +46,34 @@ class TrainResult:
     steps: int
     last_metrics: dict
     encoder_dir: Path
+    model: nn.Module | None = None  # the trained model (unwrapped; the same on every rank)
+    is_global_zero: bool = True  # False in the other torchrun/DDP processes
+
+
+def launch_world(devices: str, num_nodes: int) -> tuple[int | str, int]:
+    """``(devices, num_nodes)`` for Fabric: under torchrun, ``devices="auto"`` means its world.
+
+    Lightning's own "auto" is 1 device on CPU and every visible GPU on CUDA, neither of which need
+    match ``--nproc_per_node``; torchrun's LOCAL_WORLD_SIZE and WORLD_SIZE do.
+    """
+    if devices != "auto":
+        return int(devices), num_nodes
+    if torch.distributed.is_available() and torch.distributed.is_torchelastic_launched():
+        local, world = int(os.environ["LOCAL_WORLD_SIZE"]), int(os.environ["WORLD_SIZE"])
+        return local, world // local
+    return "auto", num_nodes
 
 
 def make_fabric(cfg: DictConfig) -> Fabric:
+    """Fabric from ``cfg.train``; strategy "auto" is DDP (gloo on CPU, NCCL on GPU) for > 1 process."""
     t = cfg.train
     precision = t.precision
     if precision == "auto":
         cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         precision = "bf16-mixed" if cuda_bf16 and t.accelerator in ("auto", "cuda", "gpu") else "32-true"
-    devices = t.devices if t.devices == "auto" else int(t.devices)
+    devices, num_nodes = launch_world(t.devices, t.num_nodes)
     return Fabric(
-        accelerator=t.accelerator, devices=devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=precision
+        accelerator=t.accelerator, devices=devices, strategy=t.strategy, num_nodes=num_nodes, precision=precision
     )
 
 
@@ -73,43 +97,25 @@ class MetricsLog:
 
 
 def _state(model, optimizer, step: int, cfg: DictConfig) -> dict:
-    return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "torch_rng": torch.get_rng_state(),
-        "config": to_plain(cfg),
-    }
+    # No RNG state: every draw of a step is seeded from (seed, step), see the module docstring.
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "config": to_plain(cfg)}
 
 
-def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> TrainResult:
-    """Pretrain ``domain`` with ``cfg``; resumes from ``<out>/checkpoints/last.pt`` when present."""
-    fabric = fabric or make_fabric(cfg)
-    fabric.launch()
-    t, o = cfg.train, cfg.optim
-    run_dir = Path(cfg.out)
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if fabric.is_global_zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-    torch.manual_seed(t.seed)
+def _resume(fabric: Fabric, ckpt_path: Path, model: nn.Module, optimizer) -> int:
+    """Load ``last.pt`` (read by rank 0, broadcast to the others) into model and optimizer; the step."""
+    state = load_checkpoint(ckpt_path) if fabric.is_global_zero and ckpt_path.is_file() else None
+    if fabric.world_size > 1:
+        state = fabric.broadcast(state, src=0)  # other nodes need not see rank 0's filesystem
+    if state is None:
+        return 0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    fabric.print(f"resuming from {ckpt_path} at step {state['step']}")
+    return int(state["step"])
 
-    dataset = domain.pretrain_dataset(cfg)
-    train_idx, eval_idx = split_eval(len(dataset), t.eval_samples, t.seed)
-    model = domain.build_model(cfg)
-    optimizer = torch.optim.AdamW(param_groups(model), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
 
-    start_step = 0
-    if ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        start_step = int(state["step"])
-        fabric.print(f"resuming from {ckpt_path} at step {start_step}")
-
-    raw = model
-    model, optimizer = fabric.setup(model, optimizer)
+def _loader(fabric: Fabric, dataset: Dataset, train_idx: list[int], cfg: DictConfig, start_step: int):
+    t = cfg.train
     sampler = StepBatchSampler(
         train_idx,
         batch_size=t.batch_size,
@@ -118,67 +124,109 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
         seed=t.seed,
         rank=fabric.global_rank,
         world_size=fabric.world_size,
+        keyed=True,
     )
-    loader = fabric.setup_dataloaders(
-        DataLoader(dataset, batch_sampler=sampler, num_workers=t.num_workers, persistent_workers=False),
-        use_distributed_sampler=False,
+    loader = DataLoader(
+        StepSeededDataset(dataset, t.seed), batch_sampler=sampler, num_workers=t.num_workers, persistent_workers=False
     )
-    grid = raw.encoder.grid_for(domain.sample_shape(cfg))
-    masker = domain.mask_sampler(cfg, grid)
+    return fabric.setup_dataloaders(loader, use_distributed_sampler=False)
+
+
+def _optimise(fabric: Fabric, model, raw: nn.Module, optimizer, batch: dict, masker, step: int, cfg: DictConfig):
+    """One step on this rank's slice of the global batch.
+
+    Returns the loss parts averaged over ranks (tensors) and the schedule values used.
+    """
+    t, o = cfg.train, cfg.optim
+    x = batch["x"]
+    sched = {
+        "lr": cosine_lr(step, total=t.steps, base=o.lr, minimum=o.min_lr, warmup=o.warmup_steps),
+        "weight_decay": cosine_ramp(step, total=t.steps, start=o.weight_decay, end=o.weight_decay_end),
+        "momentum": momentum_at(step + 1, t.steps, cfg.objective.ema_start, cfg.objective.ema_end),
+    }
+    for group in optimizer.param_groups:
+        group["lr"] = sched["lr"]
+        group["weight_decay"] = sched["weight_decay"] if group.get("apply_wd", True) else 0.0
+    masks = masker(t.batch_size * fabric.world_size, mask_generator(t.seed, step))  # the global batch's
+    lo, hi = fabric.global_rank * t.batch_size, (fabric.global_rank + 1) * t.batch_size
+    masks = type(masks)(context=masks.context[lo:hi].to(x.device), target=masks.target[lo:hi].to(x.device))
+    parts = model(x, masks, step=step)
+    names = list(parts)
+    means = fabric.all_reduce(torch.stack([parts[k].detach().float() for k in names]), reduce_op="mean")
+    if not torch.isfinite(means[names.index("loss")]):  # the same verdict on every rank: none is left waiting
+        raise FloatingPointError(f"non-finite loss at step {step}: {dict(zip(names, means.tolist(), strict=True))}")
+    optimizer.zero_grad(set_to_none=True)
+    fabric.backward(parts["loss"])
+    if o.grad_clip > 0:
+        fabric.clip_gradients(model, optimizer, max_norm=o.grad_clip, error_if_nonfinite=False)
+    optimizer.step()
+    raw.update_target(sched["momentum"])
+    return dict(zip(names, means, strict=True)), sched
+
+
+def _evaluate(fabric: Fabric, domain: Domain, raw: nn.Module, eval_set: Dataset, cfg: DictConfig) -> dict:
+    """RankMe of held-out embeddings. Called on rank 0 only (no collectives: the others just wait)."""
+    emb = embed_dataset(
+        raw.downstream_encoder, eval_set, domain.pool, batch_size=cfg.train.batch_size, device=fabric.device
+    )
+    return {"rankme": rankme(emb), "embed_std": float(emb.std(0).mean()), "embed_dim": emb.shape[1]}
+
+
+def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> TrainResult:
+    """Pretrain ``domain`` with ``cfg``; resumes from ``<out>/checkpoints/last.pt`` when present.
+
+    Under torchrun every process calls this; ``cfg.train.batch_size`` is per process.
+    """
+    fabric = fabric or make_fabric(cfg)
+    fabric.launch()
+    t, o = cfg.train, cfg.optim
+    run_dir = Path(cfg.out)
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    if fabric.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+        remove_partial_writes(ckpt_path)
+    torch.manual_seed(t.seed)
+
+    dataset = domain.pretrain_dataset(cfg)
+    train_idx, eval_idx = split_eval(len(dataset), t.eval_samples, t.seed)
+    model = domain.build_model(cfg)
+    optimizer = torch.optim.AdamW(param_groups(model), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    start_step = _resume(fabric, ckpt_path, model, optimizer)
+
+    raw = model
+    model, optimizer = fabric.setup(model, optimizer)
+    loader = _loader(fabric, dataset, train_idx, cfg, start_step)
+    masker = domain.mask_sampler(cfg, raw.encoder.grid_for(domain.sample_shape(cfg)))
     log = MetricsLog(run_dir / "metrics.jsonl", fabric.is_global_zero)
     eval_set = Subset(dataset, eval_idx)
 
     step, last, tic = start_step, {}, time.perf_counter()
-    bar = tqdm(
-        total=t.steps,
-        initial=start_step,
-        disable=not (t.progress and fabric.is_global_zero),
-        desc=f"pretrain {domain.name}",
-    )
+    show = t.progress and fabric.is_global_zero
+    bar = tqdm(total=t.steps, initial=start_step, disable=not show, desc=f"pretrain {domain.name}")
     for batch in loader:
-        x = batch["x"]
-        lr = cosine_lr(step, total=t.steps, base=o.lr, minimum=o.min_lr, warmup=o.warmup_steps)
-        wd = cosine_ramp(step, total=t.steps, start=o.weight_decay, end=o.weight_decay_end)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-            group["weight_decay"] = wd if group.get("apply_wd", True) else 0.0
-        masks = masker(t.batch_size * fabric.world_size, mask_generator(t.seed, step))
-        lo, hi = fabric.global_rank * t.batch_size, (fabric.global_rank + 1) * t.batch_size
-        masks = type(masks)(context=masks.context[lo:hi].to(x.device), target=masks.target[lo:hi].to(x.device))
-        parts = model(x, masks, step=step)
-        if not torch.isfinite(parts["loss"]):
-            raise FloatingPointError(f"non-finite loss at step {step}: {parts['loss'].item()}")
-        optimizer.zero_grad(set_to_none=True)
-        fabric.backward(parts["loss"])
-        if o.grad_clip > 0:
-            fabric.clip_gradients(model, optimizer, max_norm=o.grad_clip, error_if_nonfinite=False)
-        optimizer.step()
-        momentum = momentum_at(step + 1, t.steps, cfg.objective.ema_start, cfg.objective.ema_end)
-        raw.update_target(momentum)
+        torch.manual_seed(fold_seed("step", t.seed, step, fabric.global_rank))  # drop path etc.
+        parts, sched = _optimise(fabric, model, raw, optimizer, batch, masker, step, cfg)
         step += 1
         bar.update(1)
 
         if step % t.log_every == 0 or step == t.steps:
             elapsed = time.perf_counter() - tic
-            last = {k: float(v.detach()) for k, v in parts.items()}
+            last = {k: float(v) for k, v in parts.items()}
             last.update(
                 step=step,
-                lr=lr,
-                weight_decay=wd,
-                momentum=momentum,
+                **sched,
                 samples_per_s=t.log_every * t.batch_size * fabric.world_size / max(elapsed, 1e-9),
             )
             log.write(last)
             bar.set_postfix(loss=f"{last['loss']:.4f}")
             tic = time.perf_counter()
-        if t.eval_every and (step % t.eval_every == 0 or step == t.steps) and len(eval_set) > 1:
-            emb = embed_dataset(
-                raw.downstream_encoder, eval_set, domain.pool, batch_size=t.batch_size, device=fabric.device
-            )
-            rank = rankme(emb)
-            log.write({"step": step, "rankme": rank, "embed_std": float(emb.std(0).mean())})
-            fabric.print(f"step {step}: loss {parts['loss'].item():.4f}  RankMe {rank:.1f}/{emb.shape[1]}")
-            last["rankme"] = rank
+        evaluating = t.eval_every and (step % t.eval_every == 0 or step == t.steps) and len(eval_set) > 1
+        if evaluating and fabric.is_global_zero:
+            ev = _evaluate(fabric, domain, raw, eval_set, cfg)
+            log.write({"step": step, "rankme": ev["rankme"], "embed_std": ev["embed_std"]})
+            fabric.print(f"step {step}: loss {float(parts['loss']):.4f}  RankMe {ev['rankme']:.1f}/{ev['embed_dim']}")
+            last["rankme"] = ev["rankme"]
         stopping = step == t.stop_at
         if step % t.ckpt_every == 0 or step == t.steps or stopping:
             if fabric.is_global_zero:
@@ -192,7 +240,14 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
     if fabric.is_global_zero and step == t.steps:
         export_trained_encoder(domain, raw, cfg, encoder_dir, step, last)
     fabric.barrier()
-    return TrainResult(run_dir=run_dir, steps=step, last_metrics=last, encoder_dir=encoder_dir)
+    return TrainResult(
+        run_dir=run_dir,
+        steps=step,
+        last_metrics=last,
+        encoder_dir=encoder_dir,
+        model=raw,
+        is_global_zero=fabric.is_global_zero,
+    )
 
 
 def export_trained_encoder(domain: Domain, model, cfg: DictConfig, encoder_dir: Path, step: int, metrics: dict) -> None:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jepa_core.ema import ema_update
-from jepa_core.losses import LatentLoss, SIGReg, VarianceLoss
+from jepa_core.losses import LatentLoss, SIGReg, VarianceLoss, gather_batch
 from jepa_core.masking import Masks, apply_mask
 from jepa_core.models.encoder import TokenEncoder
 from jepa_core.models.predictor import Predictor
@@ -66,7 +66,11 @@ class JEPA(nn.Module):
         return apply_mask(feats, target_idx)
 
     def forward(self, x: torch.Tensor, masks: Masks, step: int = 0) -> dict[str, torch.Tensor]:
-        """One JEPA objective. Returns ``loss`` (to minimise) and its parts for logging."""
+        """One JEPA objective. Returns ``loss`` (to minimise) and its parts for logging.
+
+        ``step`` seeds SIGReg's directions, so all DDP ranks use the same ones; SIGReg and the
+        variance term see the global batch (:func:`gather_batch`), as in a single process.
+        """
         grid = self.encoder.grid_for(tuple(x.shape[1:]))
         target = self.targets(x, masks.target)
         context = self.encoder(x, keep=masks.context)  # (B, Nc, D)
@@ -74,10 +78,10 @@ class JEPA(nn.Module):
         parts = {"pred_loss": self.loss(pred.float(), target.float())}
         loss = parts["pred_loss"]
         if self.sigreg is not None and self.sigreg_weight > 0:
-            parts["sigreg"] = self.sigreg(context.mean(dim=1), seed=step)
+            parts["sigreg"] = self.sigreg(gather_batch(context.mean(dim=1)), seed=step)
             loss = loss + self.sigreg_weight * parts["sigreg"]
         if self.variance is not None and self.variance_weight > 0:
-            parts["variance"] = self.variance(context.reshape(-1, context.shape[-1]))
+            parts["variance"] = self.variance(gather_batch(context.reshape(-1, context.shape[-1])))
             loss = loss + self.variance_weight * parts["variance"]
         parts["loss"] = loss
         return parts
