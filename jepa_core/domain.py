@@ -58,6 +58,12 @@ class Domain(ABC):
         batch jobs can report them and go on.
         """
 
+    def list_records(self, source: Any) -> list:
+        """The records of one input item (folder, list file or record), each one ``iter_windows`` can read
+        alone; a sharded export cuts this list into parts. Default: the item is one record. Raises
+        ``InputError`` if the item cannot be listed."""
+        return [source]
+
     @abstractmethod
     def input_spec(self, cfg: DictConfig) -> dict:
         """What a user must feed the encoder (rate, channels, window, normalisation), for the model card."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -190,9 +191,59 @@ def _windows(pretrained: Pretrained, source: Any, kwargs: dict) -> Iterator[dict
         yield from pretrained.domain.iter_windows(item, pretrained.cfg, **kwargs)
 
 
-def _progress(enabled: bool) -> tqdm:
+def _progress(enabled: bool, desc: str = "export") -> tqdm:
     # The total is unknown without reading every record first, so the bar counts windows.
-    return tqdm(total=None, unit="win", desc="export", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=None, unit="win", desc=desc, disable=not enabled, dynamic_ncols=True)
+
+
+@contextmanager
+def on_device(pretrained: Pretrained, device: torch.device) -> Iterator[None]:
+    """Move the encoder to ``device`` for the block, then back to where the caller had it."""
+    home = next(pretrained.encoder.parameters()).device
+    pretrained.encoder.to(device)
+    try:
+        yield
+    finally:
+        pretrained.encoder.to(home)
+
+
+def write_windows(
+    pretrained: Pretrained,
+    source: Any,
+    path: str,
+    summary: ExportSummary,
+    *,
+    batch_size: int,
+    device: torch.device,
+    row_group_size: int,
+    stride_s: float | None,
+    on_skip: SkipHook | None,
+    progress: bool,
+    desc: str = "export",
+) -> None:
+    """Stream the windows of ``source`` into a Parquet file at ``path``, counting rows and skips in ``summary``.
+
+    The Parquet writer opens on the first rows: with no rows, ``path`` is left as it was.
+    Shape: each row's ``embedding`` is ``domain.pool(encoder(x))`` for one window, (D,) float32.
+    """
+    kwargs = {} if stride_s is None else {"stride_s": stride_s}  # only domains with a stride take it
+    sink = _ParquetSink(path, lambda dim: export_metadata(pretrained, dim, stride_s), pretrained.sha256, row_group_size)
+    tally = _Tally(summary, on_skip)
+    with _progress(progress, desc) as bar:
+        try:
+            for batch in _batches(_windows(pretrained, source, kwargs), batch_size, tally):
+                sink.add(batch, embed_batch(pretrained, batch, device))
+                summary.rows += len(batch)
+                bar.update(len(batch))
+                bar.set_postfix(records=summary.records_ok, skipped=len(summary.skipped), refresh=False)
+            sink.flush()
+        finally:
+            sink.close()
+
+
+def check_sizes(batch_size: int, row_group_size: int) -> None:
+    if batch_size < 1 or row_group_size < 1:
+        raise ValueError(f"batch_size and row_group_size must be >= 1, got {batch_size}, {row_group_size}")
 
 
 def export_embeddings(
@@ -213,39 +264,33 @@ def export_embeddings(
     The file is written next to ``output`` under a temporary name and renamed over it only when
     complete. Unreadable records are skipped, listed in the summary and passed to ``on_skip`` as they
     come. Raises :class:`NothingExported` (leaving ``output`` untouched) if no window was exported.
+    For a sharded, resumable export into a directory see :func:`jepa_core.export_parts.export_parts`.
     Shape: each row's ``embedding`` is ``domain.pool(encoder(x))`` for one window, (D,) float32.
     """
-    if batch_size < 1 or row_group_size < 1:
-        raise ValueError(f"batch_size and row_group_size must be >= 1, got {batch_size}, {row_group_size}")
+    check_sizes(batch_size, row_group_size)
     output, device = Path(output), torch.device(device)
     summary = ExportSummary(output=output)
-    kwargs = {} if stride_s is None else {"stride_s": stride_s}  # only domains with a stride take it
-    home = next(pretrained.encoder.parameters()).device
     started = time.perf_counter()
 
     def write(tmp: str) -> None:
-        sink = _ParquetSink(
-            tmp, lambda dim: export_metadata(pretrained, dim, stride_s), pretrained.sha256, row_group_size
+        write_windows(
+            pretrained,
+            source,
+            tmp,
+            summary,
+            batch_size=batch_size,
+            device=device,
+            row_group_size=row_group_size,
+            stride_s=stride_s,
+            on_skip=on_skip,
+            progress=progress,
         )
-        tally = _Tally(summary, on_skip)
-        items = _windows(pretrained, source, kwargs)
-        with _progress(progress) as bar:
-            try:
-                for batch in _batches(items, batch_size, tally):
-                    sink.add(batch, embed_batch(pretrained, batch, device))
-                    summary.rows += len(batch)
-                    bar.update(len(batch))
-                    bar.set_postfix(records=summary.records_ok, skipped=len(summary.skipped), refresh=False)
-                sink.flush()
-            finally:
-                sink.close()
         if summary.rows == 0:
             raise NothingExported(summary)  # atomic_write removes the temporary file
 
-    pretrained.encoder.to(device)
     try:
-        atomic_write(output, write)
+        with on_device(pretrained, device):
+            atomic_write(output, write)
     finally:
-        pretrained.encoder.to(home)  # leave the caller's encoder where it was
         summary.seconds = time.perf_counter() - started
     return summary

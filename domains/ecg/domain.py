@@ -81,6 +81,11 @@ class EcgDomain(Domain):
             f"{d.bandpass[0]}-{d.bandpass[1]} Hz, per-lead robust standardisation (median, IQR)",
         }
 
+    def list_records(self, source: Any) -> list[Path]:
+        """The records of one input item (folder, list file or record), each one ``iter_windows`` reads alone;
+        used to cut a sharded export into parts. Raises ``InputError`` if the item cannot be listed."""
+        return find_records(source)
+
     def iter_windows(self, source: Any, cfg: DictConfig, *, stride_s: float | None = None) -> Iterator[dict]:
         """Non-overlapping windows (or ``stride_s``) of every record; the tail shorter than a window is dropped,
         a record shorter than one window gives one zero-padded window."""

@@ -79,6 +79,11 @@ class EegDomain(Domain):
             "where inside the band, per-channel robust scaling (median, IQR / 1.349) over the recording",
         }
 
+    def list_records(self, source: Any) -> list[Path]:
+        """The records of one input item (folder, list file or record), each one ``iter_windows`` reads alone;
+        used to cut a sharded export into parts. Raises ``InputError`` if the item cannot be listed."""
+        return find_recordings(source)
+
     def iter_windows(self, source: Any, cfg: DictConfig, *, stride_s: float | None = None) -> Iterator[dict]:
         """Non-overlapping windows (or ``stride_s``) of every recording; the tail is dropped."""
         d = cfg.data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -94,6 +95,11 @@ class LidarDomain(Domain):
             "bev_layout": "rows = y (left) bins from y_min, columns = x (forward) bins from x_min",
             "pooling": "mean over all BEV cells (empty cells hold the empty token)",
         }
+
+    def list_records(self, source: Any) -> list[Path]:
+        """The records of one input item (folder, list file or record), each one ``iter_windows`` reads alone;
+        used to cut a sharded export into parts. Raises ``InputError`` if the item cannot be listed."""
+        return list_sources(source)
 
     def iter_windows(self, source: Any, cfg: DictConfig, *, stride_s: float | None = None) -> Iterator[dict]:
         """One window per scan (``stride_s`` is ignored: a scan is not a time series)."""

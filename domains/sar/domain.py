@@ -84,6 +84,11 @@ class SarDomain(Domain):
             "targets": d.target if d.target == "ema" else f"ROA gradient magnitude, radii {radii(cfg)} px",
         }
 
+    def list_records(self, source: Any) -> list[Path]:
+        """The records of one input item (folder, list file or record), each one ``iter_windows`` reads alone;
+        used to cut a sharded export into parts. Raises ``InputError`` if the item cannot be listed."""
+        return find_images(source)
+
     def iter_windows(self, source: Any, cfg: DictConfig, **_: Any) -> Iterator[dict]:
         """One centred chip per image file; unreadable files yield an error dict."""
         try:
