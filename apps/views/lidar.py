@@ -126,7 +126,8 @@ def main() -> None:
             analysis = analyse_path(model_dir, path)
         else:
             up = st.file_uploader(f"KITTI .bin, .npy, .pcd or .ply (up to {MAX_UPLOAD_MB} MB)",
-                                  type=[e.lstrip(".") for e in CLOUD_EXTS], key="lidar_upload")  # fmt: skip
+                                  type=[e.lstrip(".") for e in CLOUD_EXTS], key="lidar_upload",
+                                  max_upload_size=MAX_UPLOAD_MB)  # fmt: skip
             if up is None:
                 st.info("Upload a point cloud (x forward, y left, z up, metres) to analyse it.")
                 return

@@ -112,7 +112,8 @@ def main() -> None:
             analysis = analyse_file(model_dir, path, band)
         else:
             up = st.file_uploader(f"GeoTIFF, JPEG or PNG (up to {MAX_UPLOAD_MB} MB)",
-                                  type=[s.lstrip(".") for s in IMAGE_SUFFIXES], key="sar_upload")  # fmt: skip
+                                  type=[s.lstrip(".") for s in IMAGE_SUFFIXES], key="sar_upload",
+                                  max_upload_size=MAX_UPLOAD_MB)  # fmt: skip
             if up is None:
                 st.info("Upload a SAR chip or raster to analyse it.")
                 return

@@ -25,6 +25,7 @@ MAX_BYTES = 2 * 1024**3  # refuse records whose float64 read would need more tha
 _RECORD_EXTS = (".hea", ".dat", ".mat")
 # Bytes per stored sample, by WFDB format; used to spot a signal file shorter than its header.
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3}  # fmt: skip
+_WFDB_FORMATS = {*_BYTES_PER_SAMPLE, "508", "516", "524"}  # the fixed-size ones and FLAC
 _LEAD_PREFIX = re.compile(r"^(LEAD|ECG|ML)\s*")
 _CANON = {n.upper(): n for n in STANDARD_LEADS}
 
@@ -108,6 +109,9 @@ def _check_signal_files(rec: Path, header: wfdb.Record) -> int | None:
     for fname in dict.fromkeys(header.file_name or []):
         fpath = rec.parent / fname
         if not fpath.is_file():
+            hint = _ascii_hint(rec)
+            if hint:  # the name wfdb decoded is not the file's: name the header, which is what needs fixing
+                raise InputError(_hea(rec), f"signal file {fname!r} named in the header not found{hint}")
             raise InputError(fpath, "signal file named in the header not found")
         idx = [i for i, f in enumerate(header.file_name) if f == fname]
         fmt = str(header.fmt[idx[0]])
@@ -148,12 +152,27 @@ def _check_before_read(rec: Path, max_samples: int | None) -> int | None:
     return peek[2]
 
 
+def _ascii_hint(rec: Path) -> str:
+    """A note for headers with non-ASCII bytes, which wfdb decodes as Latin-1 (so UTF-8 file names never match)."""
+    try:
+        with open(_hea(rec), "rb") as f:
+            f.read(1 << 16).decode("ascii")
+    except UnicodeDecodeError:
+        return " (the header holds non-ASCII characters: WFDB headers and signal file names must be ASCII)"
+    except OSError:
+        pass
+    return ""
+
+
 def _diagnose(rec: Path, err: Exception) -> InputError:
     """Turn a failed ``rdrecord`` into the most specific problem the header and files show."""
     header = _read_header(rec)
     described = len(header.file_name or []) if isinstance(header, wfdb.Record) else header.n_sig
     if described != header.n_sig:
         return InputError(_hea(rec), f"header declares {header.n_sig} signals but describes {described}")
+    unknown = sorted({str(f) for f in (getattr(header, "fmt", None) or []) if str(f) not in _WFDB_FORMATS})
+    if unknown:
+        return InputError(_hea(rec), f"unsupported WFDB signal format {', '.join(unknown)}")
     if isinstance(header, wfdb.Record):
         _check_signal_files(rec, header)
     return InputError(rec, f"signal unreadable or inconsistent with its header: {type(err).__name__}: {err}")

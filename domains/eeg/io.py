@@ -30,6 +30,7 @@ STANDARD_CHANNELS: tuple[str, ...] = (
 ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 FORMATS = {".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".fif.gz": "fif"}
 FS_RANGE = (1.0, 100_000.0)  # Hz; outside this a header is broken, not exotic
+MIN_DURATION_S = 1.0  # shorter recordings cannot be filtered (and hold no EEG rhythm)
 MAX_BYTES = 2 * 1024**3  # refuse recordings whose float64 read of the picked channels exceeds this
 _REF_SUFFIX = re.compile(r"[-_ ]?(REF|LE|RE|AR|AVG|CAR|A1|A2|M1|M2|A1A2|LINKED)$")
 _CANON: dict[str, str] = {}
@@ -144,6 +145,7 @@ def check_edf_header(path: Path, kind: str) -> None:
         per_record = [int(_field(sig, 216 * n_signals + 8 * i, 216 * n_signals + 8 * i + 8)) for i in range(n_signals)]
     except ValueError:
         raise InputError(path, "header field 'samples per record' is not a number") from None
+    _check_ranges(path, sig, n_signals)
     if duration <= 0 or min(per_record) <= 0:
         raise InputError(path, f"header declares record duration {duration} s and samples {min(per_record)}")
     rate = max(per_record) / duration
@@ -164,6 +166,28 @@ def check_edf_header(path: Path, kind: str) -> None:
         )
     if n_records * max(per_record) * n_signals * 8 > MAX_BYTES:
         raise InputError(path, f"declared size ({n_records} records x {n_signals} signals) exceeds the memory budget")
+
+
+def _check_ranges(path: Path, sig: bytes, n_signals: int) -> None:
+    """Physical and digital ranges of every signal: numbers, digital max > min, physical max != min.
+
+    Either broken range makes the gain 0 or infinite, so every sample would decode as a constant or inf.
+    """
+    labels = [_field(sig, 16 * i, 16 * i + 16) for i in range(n_signals)]
+    for name, lo_at, hi_at in (("physical", 104, 112), ("digital", 120, 128)):
+        try:
+            lo = [
+                float(_field(sig, lo_at * n_signals + 8 * i, lo_at * n_signals + 8 * i + 8)) for i in range(n_signals)
+            ]
+            hi = [
+                float(_field(sig, hi_at * n_signals + 8 * i, hi_at * n_signals + 8 * i + 8)) for i in range(n_signals)
+            ]
+        except ValueError:
+            raise InputError(path, f"header field '{name} minimum/maximum' is not a number") from None
+        bad = [lab for lab, a, b in zip(labels, lo, hi, strict=True) if (b <= a if name == "digital" else b == a)]
+        if bad:
+            rule = "maximum <= minimum" if name == "digital" else "maximum == minimum"
+            raise InputError(path, f"{name} range broken ({rule}) for {len(bad)} signals, e.g. {bad[0]!r}")
 
 
 def _open_raw(path: Path, kind: str) -> mne.io.BaseRaw:
@@ -285,8 +309,9 @@ def read_eeg(
             path, f"no usable EEG channel: none of the channels maps to {', '.join(channels)}; found {found}"
         )
     n_original, duration = int(raw.n_times), raw.n_times / fs_in
-    if duration < min_duration_s:
-        raise InputError(path, f"too short: {duration:.2f} s of signal, at least {min_duration_s:g} s needed")
+    if duration < max(min_duration_s, MIN_DURATION_S):
+        need = max(min_duration_s, MIN_DURATION_S)
+        raise InputError(path, f"too short: {n_original} samples ({duration:.3g} s), at least {need:g} s needed")
     if max_duration_s is not None and duration > max_duration_s:
         raw.crop(tmax=max_duration_s, include_tmax=False)
     data = _load_uv(raw, picks, path)
@@ -296,7 +321,10 @@ def read_eeg(
     flat = tuple(n for n, row in zip(names, data, strict=True) if float(np.ptp(row)) < 1e-3)
     if len(flat) == len(names):
         raise InputError(path, "every EEG channel is flat (constant signal)")
-    signal = preprocess(data, fs_in, fs, bandpass, notch)
+    try:
+        signal = preprocess(data, fs_in, fs, bandpass, notch)
+    except ValueError as err:  # scipy's filters refuse signals shorter than their padding
+        raise InputError(path, f"cannot filter the signal: {str(err).splitlines()[0]}") from None
     if not np.isfinite(signal).all():
         raise InputError(path, "filtering produced non-finite values (signal out of range)")
     return EegRecording(

@@ -17,23 +17,35 @@ from jepa_core.errors import InputError
 
 CLOUD_EXTS = (".bin", ".npy", ".pcd", ".ply")
 IGNORED_CLASSES = ("DontCare",)
+MAX_BYTES = 128 * 1024**2  # one scan; 8M points as (N, 4) float32, 60x a KITTI scan. Checked before reading.
 
 
-def read_points(path: str | Path) -> np.ndarray:
-    """Read one point cloud. Returns (N, 4) float32 x, y, z, intensity in the LiDAR frame."""
+def read_points(path: str | Path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Read one point cloud. Returns (N, 4) float32 x, y, z, intensity in the LiDAR frame.
+
+    A cloud whose declared size (file size, .npy header, PCD/PLY point count) exceeds ``max_bytes`` is
+    refused before any point is read.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found")
     ext = path.suffix.lower()
     if ext == ".bin":
-        points = _read_bin(path)
+        points = _read_bin(path, max_bytes)
     elif ext == ".npy":
-        points = _read_npy(path)
+        points = _read_npy(path, max_bytes)
     elif ext in (".pcd", ".ply"):
-        points = _read_open3d(path)
+        points = _read_open3d(path, max_bytes)
     else:
         raise InputError(path, f"unsupported point-cloud format {ext!r}; use one of {', '.join(CLOUD_EXTS)}")
     return check_points(points, path)
+
+
+def _check_budget(path: Path, n_bytes: int, max_bytes: int, what: str) -> None:
+    if n_bytes > max_bytes:
+        raise InputError(
+            path, f"{what} ({n_bytes / 1024**2:.0f} MB) exceeds the memory budget of {max_bytes / 1024**2:.0f} MB"
+        )
 
 
 def check_points(points: np.ndarray, path: str | Path = "<points>") -> np.ndarray:
@@ -52,38 +64,103 @@ def check_points(points: np.ndarray, path: str | Path = "<points>") -> np.ndarra
     return np.ascontiguousarray(points)
 
 
-def _read_bin(path: Path) -> np.ndarray:
+def _read_bin(path: Path, max_bytes: int) -> np.ndarray:
     size = path.stat().st_size
     if size % 16:
         raise InputError(
             path,
             f"{size} bytes is not a multiple of 16: not a KITTI velodyne .bin (float32 x, y, z, intensity per point)",
         )
+    _check_budget(path, size, max_bytes, f"{size // 16} points")
     return np.fromfile(path, dtype=np.float32).reshape(-1, 4)
 
 
-def _read_npy(path: Path) -> np.ndarray:
+def _read_npy(path: Path, max_bytes: int) -> np.ndarray:
+    """``np.load`` after checking the header: dtype, declared size against the budget and the file size."""
+    fmt = np.lib.format
     try:
-        arr = np.load(path, allow_pickle=False)
+        with path.open("rb") as fh:
+            version = fmt.read_magic(fh)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read_header(fh)
+            offset = fh.tell()
+    except (ValueError, OSError, SyntaxError, TypeError) as err:
+        raise InputError(path, f"not a readable .npy array ({str(err).splitlines()[0]})") from None
+    if dtype.hasobject:
+        raise InputError(path, f"not a readable .npy array (dtype {dtype} holds Python objects; pickles are refused)")
+    if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+        raise InputError(path, f"array dtype {dtype} is not numeric (real numbers expected)")
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    _check_budget(path, declared, max_bytes, f"declared shape {shape} of {dtype}")
+    if path.stat().st_size - offset < declared:
+        raise InputError(path, f"truncated: the header declares {shape} of {dtype} but the file is shorter")
+    try:
+        return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
         raise InputError(path, f"not a readable .npy array ({str(err).splitlines()[0]})") from None
-    if not np.issubdtype(arr.dtype, np.number):
-        raise InputError(path, f"array dtype {arr.dtype} is not numeric")
-    return arr
 
 
-def _read_open3d(path: Path) -> np.ndarray:
+_PLY_SIZES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,
+              "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8}  # fmt: skip
+
+
+def _cloud_header(path: Path) -> tuple[int, int | None, int]:
+    """(points, bytes per point or None if not fixed-size binary, header length) from a PCD or PLY header."""
+    kind = path.suffix.lower().lstrip(".").upper()
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    end_token = b"DATA" if kind == "PCD" else b"end_header"
+    end = head.find(end_token)
+    if end < 0 or (kind == "PLY" and not head.startswith(b"ply")):
+        raise InputError(path, f"not a {kind} file: no {end_token.decode()} line in the first 64 kB")
+    end = head.find(b"\n", end) + 1 or len(head)
+    lines = [ln.split() for ln in head[:end].decode("latin-1").splitlines() if ln.strip()]
+    try:
+        if kind == "PCD":
+            fields = {ln[0].upper(): ln[1:] for ln in lines if not ln[0].startswith("#")}
+            n = int(fields["POINTS"][0])
+            binary = fields["DATA"][0].lower() == "binary"
+            counts = [int(c) for c in fields.get("COUNT", ["1"] * len(fields["SIZE"]))]
+            row = sum(int(sz) * c for sz, c in zip(fields["SIZE"], counts, strict=True)) if binary else None
+        else:
+            vertex = [i for i, ln in enumerate(lines) if ln[:2] == ["element", "vertex"]]
+            n = int(lines[vertex[0]][2])
+            props = []
+            for ln in lines[vertex[0] + 1 :]:
+                if ln[0] != "property":
+                    break
+                props.append(ln)
+            binary = any(ln[:2] == ["format", "binary_little_endian"] or ln[:2] == ["format", "binary_big_endian"]
+                         for ln in lines)  # fmt: skip
+            row = sum(_PLY_SIZES[p[1]] for p in props) if binary and all(p[1] != "list" for p in props) else None
+    except (KeyError, IndexError, ValueError) as err:
+        raise InputError(path, f"not a {kind} file: broken header ({type(err).__name__}: {err})") from None
+    if n < 0:
+        raise InputError(path, f"header declares {n} points")
+    return n, row, end
+
+
+def _read_open3d(path: Path, max_bytes: int) -> np.ndarray:
+    n, row, header_len = _cloud_header(path)
+    if n == 0:
+        raise InputError(path, "the point cloud is empty (0 points)")
+    _check_budget(path, n * max(row or 0, 16) * 2, max_bytes, f"{n} points declared in the header")  # read + (N, 4)
+    if row is not None and path.stat().st_size - header_len < n * row:
+        held = (path.stat().st_size - header_len) // row
+        raise InputError(path, f"truncated: the header declares {n} points but the file holds {held}")
     try:
         import open3d as o3d
     except ImportError:
         raise InputError(path, "reading PCD/PLY needs open3d: pip install 'jepa-suite[lidar]'") from None
     try:
         pcd = o3d.t.io.read_point_cloud(str(path))
-    except RuntimeError as err:
-        raise InputError(path, f"open3d cannot read this file ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # open3d raises RuntimeError, and others on odd headers
+        raise InputError(path, f"open3d cannot read this file ({str(err).strip().splitlines()[0]})") from None
     if "positions" not in pcd.point:
-        raise InputError(path, "the point cloud is empty (0 points) or has no x, y, z fields")
+        raise InputError(path, "open3d read no points: truncated file or a header it cannot parse")
     xyz = pcd.point["positions"].numpy().astype(np.float32)
+    if len(xyz) != n:
+        raise InputError(path, f"the header declares {n} points but {len(xyz)} were read")
     intensity = np.zeros((len(xyz), 1), np.float32)
     for key in ("intensity", "intensities", "reflectance"):
         if key in pcd.point:

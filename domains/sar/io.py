@@ -23,6 +23,8 @@ from jepa_core.errors import InputError
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jpeg", ".jpg", ".png")
 SCALES = ("auto", "amplitude", "intensity", "db")
 MAX_READ_PIXELS = 4096 * 4096  # larger rasters are read decimated (rasterio out_shape), never in full
+MAX_BYTES = 2 * 1024**3  # declared full-resolution size above which a raster is refused before any pixel is read
+MAX_BANDS = 512  # the model uses one band; a raster with more is a stack or a broken header
 
 
 @dataclass
@@ -76,20 +78,49 @@ def _band_names(src: Any) -> list[str]:
     return names
 
 
-def _open_raster(path: Path, max_pixels: int) -> tuple[np.ndarray, np.ndarray, dict, list[str], list[str]]:
+def _reason(err: BaseException) -> str:
+    """The first line of GDAL's own message (rasterio often puts it in the exception's cause)."""
+    cause = err.__cause__ or err.__context__
+    text = str(cause if cause is not None and "previous exception" in str(err) else err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _check_size(path: Path, src: Any, max_bytes: int, max_pixels: int) -> None:
+    """Refuse rasters whose declared size is over the budget, before any pixel is decoded."""
+    if src.count > MAX_BANDS:
+        raise InputError(path, f"{src.count} bands: at most {MAX_BANDS} are read (split the stack into files)")
+    itemsize = np.dtype("complex64" if "complex" in src.dtypes[0] else src.dtypes[0]).itemsize
+    declared = src.count * src.height * src.width * itemsize
+    if declared > max_bytes:
+        raise InputError(
+            path,
+            f"declared size {src.height}x{src.width} px x {src.count} bands ({declared / 1e9:.1f} GB) "
+            f"exceeds the memory budget of {max_bytes / 1e9:.1f} GB",
+        )
+    oh, ow = _decimated_shape(src.height, src.width, max_pixels) if src.height * src.width > max_pixels else src.shape
+    if src.count * oh * ow * (itemsize + 9) > max_bytes:  # the read, its mask and the float32 intensity
+        raise InputError(
+            path, f"{src.count} bands of {oh}x{ow} px exceed the memory budget of {max_bytes / 1e9:.1f} GB"
+        )
+
+
+def _open_raster(
+    path: Path, max_pixels: int, max_bytes: int = MAX_BYTES
+) -> tuple[np.ndarray, np.ndarray, dict, list[str], list[str]]:
     """Raw band values, a validity mask, metadata, band names and notes. Shape: (C, H, W) each."""
     import rasterio
     from rasterio.enums import Resampling
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.errors import NotGeoreferencedWarning
 
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(path)
-    except RasterioIOError as err:
-        raise InputError(path, f"unreadable raster ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # RasterioIOError mostly; GDAL drivers raise other CPLE_* errors too
+        raise InputError(path, f"unreadable raster ({_reason(err)})") from None
     with src:
+        _check_size(path, src, max_bytes, max_pixels)
         h, w = src.height, src.width
         out_shape = None
         if h * w > max_pixels:
@@ -99,8 +130,8 @@ def _open_raster(path: Path, max_pixels: int) -> tuple[np.ndarray, np.ndarray, d
         try:
             kwargs = {"out_shape": out_shape, "resampling": Resampling.average} if out_shape else {}
             data = src.read(masked=True, **kwargs)
-        except (RasterioIOError, ValueError, MemoryError) as err:
-            raise InputError(path, f"cannot read pixel data ({str(err).splitlines()[0]})") from None
+        except Exception as err:  # truncated or inconsistent files fail here with GDAL's CPLE_* errors
+            raise InputError(path, f"cannot read pixel data ({_reason(err)})") from None
         meta = {
             "count": src.count,
             "dtype": src.dtypes[0],
@@ -146,12 +177,17 @@ def read_sar(
     scale: str = "auto",
     band_names: Sequence[str] | None = None,
     max_pixels: int = MAX_READ_PIXELS,
+    max_bytes: int = MAX_BYTES,
 ) -> SarImage:
-    """Read a raster or image chip as linear intensity. ``scale`` says how the file stores values."""
+    """Read a raster or image chip as linear intensity. ``scale`` says how the file stores values.
+
+    Rasters over ``max_pixels`` are read decimated; rasters whose declared size exceeds ``max_bytes``
+    (or with more than ``MAX_BANDS`` bands) are refused before any pixel is read.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
-    raw, valid, meta, names, notes = _open_raster(path, max_pixels)
+    raw, valid, meta, names, notes = _open_raster(path, max_pixels, max_bytes)
     if band_names:
         if len(band_names) != meta["count"]:
             raise InputError(path, f"{len(band_names)} band names given for {meta['count']} bands")
@@ -168,7 +204,10 @@ def read_sar(
     resolved = _resolve_scale(np.where(valid, raw, 0), meta["dtype"], scale, path, notes)
     if meta["dtype"].startswith(("uint8", "int8")) and resolved != "db":
         notes.append("8-bit values taken as amplitude on a 0-255 scale")
-    intensity = to_intensity(np.where(valid, raw, 0), resolved)
+    with np.errstate(over="ignore", invalid="ignore"):
+        intensity = to_intensity(np.where(valid, raw, 0), resolved)
+    if not np.isfinite(intensity[valid]).all():
+        raise InputError(path, f"values out of range: converting {resolved} to intensity overflows float32")
     if resolved in ("amplitude", "intensity") and (intensity[valid] < 0).any():
         raise InputError(path, f"negative values in a raster read as linear {resolved}; pass scale=db if it is dB")
     return SarImage(

@@ -24,6 +24,12 @@ class LocalWindowMask(MaskSampler):
         self.window = min(window, *self.grid)
         self.n_windows, self.ratio = n_windows, ratio
         self.per_window = max(1, min(self.window**2 - 1, round(ratio * self.window**2)))
+        tiles = (self.grid[0] // self.window) * (self.grid[1] // self.window)
+        if self.window == 1 and n_windows >= tiles:  # 1-patch windows are all target: keep one patch as context
+            raise ValueError(
+                f"{n_windows} windows of 1 patch would mask every patch of the {self.grid} grid; "
+                "use a larger window or fewer windows"
+            )
 
     def _sample_one(self, generator: torch.Generator) -> torch.Tensor:
         h, w, k = *self.grid, self.window
