@@ -8,4 +8,4 @@ demo:
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 bench:
-	.venv/bin/python benchmarks/ecg.py
+	.venv/bin/python benchmarks/run_all.py

@@ -19,8 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.common import bench_pretrain_step, machine, matmul_peak, print_table, time_calls, write_json
-from domains.sar.dataset import SarChips, select_images
+from domains.sar.dataset import SarChips, load_chip, select_images
 from domains.sar.domain import DOMAIN, radii
+from domains.sar.io import find_images
 from domains.sar.targets import RatioGradient, ratio_gradient_loop
 from jepa_core.config import load_config
 
@@ -57,6 +58,31 @@ def bench_gradient(cfg, batch_size: int) -> dict:
     }
 
 
+def bench_reader(cfg) -> dict:
+    """Chips/s of ``load_chip`` (read, dB, crop) vs a bare ``rasterio.open(path).read(1)`` on the bundled files."""
+    import rasterio
+
+    paths = find_images(ROOT / "data" / "samples" / "sar")
+
+    def bare() -> None:
+        for p in paths:
+            with rasterio.open(p) as src:
+                src.read(1)
+
+    def ours() -> None:
+        for p in paths:
+            load_chip(p, cfg.data)
+
+    bare_s = time_calls(bare, warmup=1, min_seconds=3.0)
+    ours_s = time_calls(ours, warmup=1, min_seconds=3.0)
+    return {
+        "files": len(paths),
+        "bare_rasterio_chips_per_s": len(paths) / bare_s,
+        "ours_chips_per_s": len(paths) / ours_s,
+        "ours_over_bare_time": ours_s / bare_s,
+    }
+
+
 def sar_pretrain_step(cfg, batch_size: int) -> dict:
     """One full optimisation step (targets, forward, backward, AdamW, EMA) on real chips."""
     return {"target": cfg.data.target, **bench_pretrain_step(DOMAIN, cfg, real_chips(cfg, batch_size))}
@@ -71,6 +97,7 @@ def main(argv=None) -> int:
     cfg = load_config(DOMAIN.config_cls, args.config)
     peak = matmul_peak()
     grad = bench_gradient(cfg, args.batch_size)
+    reader = bench_reader(cfg)
     step = sar_pretrain_step(cfg, args.batch_size)
     ema = sar_pretrain_step(load_config(DOMAIN.config_cls, args.config, ["data.target=ema"]), args.batch_size)
     result = {
@@ -80,6 +107,7 @@ def main(argv=None) -> int:
         "config": str(args.config.relative_to(ROOT)),
         "matmul_peak_flops": peak,
         "gradient_targets": grad,
+        "reader": reader,
         "pretrain_step": step,
         "pretrain_step_ema": ema,
         "fraction_of_matmul_peak": step["flops_per_s"] / peak,
@@ -108,6 +136,11 @@ def main(argv=None) -> int:
                 "pretrain samples/s (EMA)",
                 f"{ema['samples_per_s']:.1f}",
                 f"{ema['flops_per_s'] / 1e9:.1f} GFLOP/s, {ema['flops_per_s'] / peak:.0%} of peak",
+            ),  # fmt: skip
+            (
+                "reader (load_chip)",
+                f"{reader['ours_chips_per_s']:.0f} chips/s",
+                f"{reader['ours_over_bare_time']:.2f}x the time of bare rasterio reads ({reader['files']} files)",
             ),  # fmt: skip
             ("load average (1 min)", f"{result['load_average_1min']:.1f}", "shared machine: numbers move with load"),
         ]
