@@ -22,11 +22,13 @@ import shlex
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 RESULTS = ROOT / "benchmarks" / "results"
 DOMAINS = ("ecg", "eeg", "sar", "lidar")
 
@@ -222,7 +224,9 @@ def speed_rows() -> list[dict]:
         reader = s.get("reader") or {}
         ratio = next((v for k, v in reader.items() if k.endswith("over_bare_time")), None)
         rss = _get(s, "default_pretrain", "peak_rss_gb") or _get(s, "full_scan_train_step", "peak_rss_gb")
-        exports = {int(r["procs"]): r for r in e.get("runs", []) if "procs" in r}
+        exports: dict[int, dict] = {}
+        for r in e.get("runs", []):  # the first run per process count uses the default threads per process
+            exports.setdefault(int(r["n_procs"]), r)
         rows.append(
             {
                 "domain": d,
@@ -232,12 +236,55 @@ def speed_rows() -> list[dict]:
                 "fraction_of_matmul_peak": s.get("fraction_of_matmul_peak"),
                 "reader_over_bare_time": ratio,
                 "peak_rss_gb": rss,
-                "export_rows_per_s_1proc": _get(exports.get(1), "rows_per_s"),
-                "export_rows_per_s_2procs": _get(exports.get(2), "rows_per_s"),
+                "export_rows_per_s_1proc": _get(exports.get(1), "export_rows_per_s"),
+                "export_rows_per_s_2procs": _get(exports.get(2), "export_rows_per_s"),
                 "export_peak_rss_mb": _get(exports.get(1), "peak_rss_mb"),
+                "export_rss_4n_over_n": _get(e, "memory", "rss_ratio_4N_over_N"),
             }
         )
     return rows
+
+
+TARGETS = (  # (domain, speed-row key, comparison, bound, what)
+    ("ecg", "fraction_of_matmul_peak", ">=", 0.40, "pretraining FLOP/s >= 40% of matmul peak"),
+    ("eeg", "fraction_of_matmul_peak", ">=", 0.40, "pretraining FLOP/s >= 40% of matmul peak"),
+    ("sar", "fraction_of_matmul_peak", ">=", 0.40, "pretraining FLOP/s >= 40% of matmul peak"),
+    ("ecg", "reader_over_bare_time", "<=", 1.2, "reader within 1.2x of bare wfdb"),
+    ("eeg", "reader_over_bare_time", "<=", 1.5, "reader within 1.5x of bare MNE"),
+    ("ecg", "export_rss_4n_over_n", "<=", 1.1, "export memory flat in dataset size (4N vs N inputs)"),
+    ("eeg", "export_rss_4n_over_n", "<=", 1.1, "export memory flat in dataset size (4N vs N inputs)"),
+    ("sar", "export_rss_4n_over_n", "<=", 1.1, "export memory flat in dataset size (4N vs N inputs)"),
+    ("lidar", "export_rss_4n_over_n", "<=", 1.1, "export memory flat in dataset size (4N vs N inputs)"),
+)
+
+
+def target_lines(s_rows: list[dict]) -> list[str]:
+    by_domain = {r["domain"]: r for r in s_rows}
+    lines = ["| domain | target | measured | met |", "|---|---|---|---|"]
+    for domain, key, op, bound, what in TARGETS:
+        value = by_domain.get(domain, {}).get(key)
+        met = "-" if value is None else ("yes" if (value >= bound if op == ">=" else value <= bound) else "**no**")
+        lines.append(f"| {domain} | {what} | {_num(value, '.2f')} | {met} |")
+    return lines
+
+
+def corpus_lines() -> list[str]:
+    """Size of the broken-input corpus per domain (``tests/hardening``), counted now."""
+    try:
+        from tests.hardening.corpus import count_cases
+    except ImportError:
+        return ["The hostile-input corpus (`tests/hardening`) is not importable here."]
+    with warnings.catch_warnings():  # the corpus writes un-georeferenced rasters on purpose
+        warnings.simplefilter("ignore")
+        counts = count_cases()
+    cells = ", ".join(f"{d} {n}" for d, n in counts.items())
+    return [
+        f"Broken or hostile inputs generated from the bundled files by `tests/hardening/corpus.py`: {cells} "
+        f"({sum(counts.values())} in all). Each goes through the reader, the export read path and the app "
+        "analyser; every one must end in `InputError` naming the file (or, for documented degenerate inputs, a "
+        'finite result). `pytest tests/hardening` checks them; the README section "Inputs, errors and '
+        'guarantees" lists what is accepted.',
+    ]
 
 
 def _num(v, fmt: str) -> str:
@@ -273,8 +320,8 @@ def render(machine: dict, steps: list[dict], command: str) -> tuple[str, dict]:
         "with 1 and 2 processes (torchrun) on the bundled samples.",
         "",
         "| domain | date | pretrain samples/s | matmul peak GFLOP/s | fraction of peak | reader / bare | "
-        "peak RSS GB | export rows/s (1 proc) | (2 procs) | export RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "peak RSS GB | export rows/s (1 proc) | (2 procs) | export RSS MB | export RSS 4N / N |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s_rows:
         out.append(
@@ -282,8 +329,10 @@ def render(machine: dict, steps: list[dict], command: str) -> tuple[str, dict]:
             f"{_num(r['matmul_peak_gflops'], '.0f')} | {_num(r['fraction_of_matmul_peak'], '.0%')} | "
             f"{_num(r['reader_over_bare_time'], '.2f')} | {_num(r['peak_rss_gb'], '.2f')} | "
             f"{_num(r['export_rows_per_s_1proc'], '.1f')} | {_num(r['export_rows_per_s_2procs'], '.1f')} | "
-            f"{_num(r['export_peak_rss_mb'], '.0f')} |"
+            f"{_num(r['export_peak_rss_mb'], '.0f')} | {_num(r['export_rss_4n_over_n'], '.2f')} |"
         )
+    out += ["", "### Targets (from the issues)", "", *target_lines(s_rows)]
+    out += ["", "## Hostile inputs", "", *corpus_lines()]
     if steps:
         out += ["", "## Steps of this run", "", "| step | exit | wall s |", "|---|---|---|"]
         out += [

@@ -58,9 +58,9 @@ def check_points(points: np.ndarray, path: str | Path = "<points>") -> np.ndarra
     points = points.astype(np.float32, copy=False)
     if points.shape[1] == 3:
         points = np.concatenate([points, np.zeros((len(points), 1), np.float32)], axis=1)
-    bad = ~np.isfinite(points).all(axis=1)
-    if bad.any():
-        raise InputError(path, f"{int(bad.sum())} of {len(points)} points hold NaN or infinite values")
+    if not np.isfinite(points).all():  # one flat pass; count the bad points only when there are some
+        bad = int((~np.isfinite(points).all(axis=1)).sum())
+        raise InputError(path, f"{bad} of {len(points)} points hold NaN or infinite values")
     return np.ascontiguousarray(points)
 
 

@@ -15,7 +15,8 @@ import argparse
 import importlib
 import io
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,8 +103,13 @@ def build(domain: str, root: str | Path, *, export_errors_only: bool = False) ->
     return cases
 
 
+def count_cases(domains: Sequence[str] = DOMAINS) -> dict[str, int]:
+    """Number of corpus cases per domain (built in a temporary folder, then removed)."""
+    with tempfile.TemporaryDirectory(prefix="jepa-corpus-") as tmp:
+        return {domain: len(build(domain, Path(tmp) / domain)) for domain in domains}
+
+
 def main(argv: list[str] | None = None) -> int:
-    import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", action="store_true", help="print the number of cases per domain")
