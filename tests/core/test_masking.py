@@ -72,6 +72,15 @@ def test_multiblock2d_block_shape_follows_scale_and_aspect():
     assert masks.target.shape[1] == 64  # an 8 x 8 box = 16% of 400
 
 
+def test_boxes_keep_their_aspect_on_an_elongated_plane():
+    """EEG's (frames, 19 channels, 1) grid: sides are cut at the edge, the aspect is kept (documented)."""
+    grid = (8, 19, 1)
+    long = MultiBlockMask(grid, n_targets=1, target_scale=(0.7, 0.7), target_aspect=(1.0, 1.0))
+    masks = long(1, torch.Generator().manual_seed(0))
+    assert masks.target.shape[1] == 8 * 4  # round(sqrt(0.7 x 19)) = 4 channels through all 8 frames
+    assert masks.context.shape[1] >= 1
+
+
 def test_tubes_span_all_frames():
     t, h, w = 4, 8, 8
     for sampler in tube_mask_short_long((t, h, w)):
