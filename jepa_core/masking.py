@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: Lightning's mixed-precision input conversion rebuilds dataclass arguments
 class Masks:
     """Context and target token indices into the flattened grid.
 

@@ -79,8 +79,10 @@ class SparseBEVBackbone(nn.Module):
     def forward(self, feats: torch.Tensor, indices: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Shape: feats (V, C), indices (V, 4) int32 (b, z, y, x) -> bev (B, H, W, D), active (B, H, W) bool."""
         set_conv_algo(self, feats.device)
-        x = spconv.SparseConvTensor(feats, indices.int(), self.sparse_shape, batch_size)
-        out = self.stages(x)
+        # spconv has no bfloat16 kernels: the sparse stages run in float32 even under autocast (bf16-mixed).
+        with torch.autocast(device_type=feats.device.type, enabled=False):
+            x = spconv.SparseConvTensor(feats.float(), indices.int(), self.sparse_shape, batch_size)
+            out = self.stages(x)
         with warnings.catch_warnings():  # spconv's dense() indexes with a list (a torch deprecation warning)
             warnings.simplefilter("ignore", UserWarning)
             dense = rearrange(out.dense(), "b c z y x -> b (c z) y x")

@@ -160,5 +160,6 @@ class GradientTargets(nn.Module):
         return self.gradient(intensity)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.maps(x)  # (B, S, H, W)
+        with torch.autocast(device_type=x.device.type, enabled=False):  # log-ratios of close means need fp32
+            g = self.maps(x.float())  # (B, S, H, W)
         return rearrange(g, "b s (h p) (w q) -> b (h w) (s p q)", p=self.patch, q=self.patch)

@@ -95,6 +95,23 @@ def test_context_encoder_never_sees_target_cells():
     assert torch.equal(ctx_occupied[0, masks.context[0]], occupied[0, masks.context[0]])
 
 
+def test_encoder_runs_under_bf16_autocast():
+    """spconv has no bfloat16 kernels: the sparse stages must leave autocast (train.precision=bf16-mixed)."""
+    from domains.lidar.domain import DOMAIN, prepare_points
+    from domains.lidar.io import read_points
+    from jepa_core.config import load_config
+
+    cfg = load_config(DOMAIN.config_cls, None, ["model.channels=[4,4,8,8]", "model.embed_dim=8"])
+    enc = DOMAIN.build_encoder(cfg).eval()
+    x = prepare_points(read_points(SAMPLES / "kitti_tracking/training/velodyne_fov/000000.bin"), cfg)[None]
+    with torch.no_grad():
+        ref, _ = enc.encode(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low, _ = enc.encode(x)
+    assert torch.isfinite(low.float()).all()
+    assert torch.allclose(low.float(), ref, atol=0.1, rtol=0.1)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_strided_sparse_conv_on_cuda_default_algorithm_matches_cpu_native():

@@ -69,6 +69,16 @@ def test_gradient_targets_per_patch_and_gain_shift_invariant():
     torch.testing.assert_close(y[0, 0].reshape(4, 8, 8), maps[0, :, :8, :8])
 
 
+def test_gradient_targets_stay_float32_under_bf16_autocast():
+    """Mixed precision (train.precision=bf16-mixed, the default on bf16 GPUs) must not round the targets."""
+    t = GradientTargets(radii=RADII, patch=8, db_scale=10.0)
+    x = torch.randn(2, 1, 64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = t(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, t(x))
+
+
 def test_scaled_radii():
     assert scaled_radii(64) == [2, 4, 6, 8]
     assert scaled_radii(128) == [4, 8, 12, 16]
