@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from einops import rearrange, reduce
+import torch.nn.functional as F
+from einops import rearrange
 from torch import nn
 
 POOLS = ("mean", "grid2")
@@ -14,9 +15,9 @@ def pool_tokens(tokens: torch.Tensor, grid: tuple[int, int], pool: str) -> torch
     """``mean``: (B, N, D) -> (B, D); ``grid2``: means of the four quadrants, (B, N, D) -> (B, 4 D)."""
     if pool == "mean":
         return tokens.mean(dim=1)
-    if pool == "grid2":
-        g = rearrange(tokens, "b (h w) d -> b h w d", h=grid[0], w=grid[1])
-        return reduce(g, "b (i h) (j w) d -> b (i j d)", "mean", i=2, j=2)
+    if pool == "grid2":  # adaptive: odd grids (e.g. 11 x 11 tokens of an 88 px chip) split as evenly as they can
+        g = rearrange(tokens, "b (h w) d -> b d h w", h=grid[0], w=grid[1])
+        return rearrange(F.adaptive_avg_pool2d(g, 2), "b d i j -> b (i j d)")
     raise ValueError(f"unknown pool {pool!r}; use one of {POOLS}")
 
 
