@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from jepa_core.checkpoint import load_checkpoint, remove_partial_writes, save_checkpoint, save_encoder
+from jepa_core.checkpoint import atomic_write, load_checkpoint, remove_partial_writes, save_checkpoint, save_encoder
 from jepa_core.config import to_plain
 from jepa_core.data import StepBatchSampler, StepSeededDataset, fold_seed, mask_generator
 from jepa_core.domain import Domain
@@ -94,6 +94,15 @@ class MetricsLog:
         if self.enabled:
             with open(self.path, "a") as fh:
                 fh.write(json.dumps(record) + "\n")
+
+    def rewind(self, step: int) -> None:
+        """Drop the records of steps after ``step`` (a resumed run replays them), atomically."""
+        if not (self.enabled and self.path.is_file()):
+            return
+        lines = self.path.read_text().splitlines()
+        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+        if len(kept) != len(lines):
+            atomic_write(self.path, lambda tmp: Path(tmp).write_text("".join(f"{line}\n" for line in kept)))
 
 
 def _state(model, optimizer, step: int, cfg: DictConfig) -> dict:
@@ -199,6 +208,7 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
     loader = _loader(fabric, dataset, train_idx, cfg, start_step)
     masker = domain.mask_sampler(cfg, raw.encoder.grid_for(domain.sample_shape(cfg)))
     log = MetricsLog(run_dir / "metrics.jsonl", fabric.is_global_zero)
+    log.rewind(start_step)
     eval_set = Subset(dataset, eval_idx)
 
     step, last, tic = start_step, {}, time.perf_counter()

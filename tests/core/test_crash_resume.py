@@ -96,6 +96,7 @@ def test_sigkill_between_checkpoints_then_rerun_is_bit_identical(tmp_path):
             assert torch.equal(value, b["optimizer"]["state"][pid][name]), (pid, name)
     enc_a, enc_b = (load_file(d / "encoder" / "encoder.safetensors") for d in (straight, crashed))
     assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
+    assert _logged_steps(crashed) == _logged_steps(straight)  # replayed steps are logged once, not twice
 
 
 def test_item_randomness_is_a_function_of_step_and_item():
