@@ -54,6 +54,19 @@ def time_calls(fn: Callable[[], object], *, warmup: int = 3, min_seconds: float 
     return (time.perf_counter() - tic) / calls
 
 
+def reader_vs_bare(paths: list, bare: Callable, ours: Callable, *, unit: str, bare_name: str,
+                   min_seconds: float = 3.0) -> dict:  # fmt: skip
+    """``unit``/s of ``ours(path)`` against ``bare(path)`` (the library call alone) over the same ``paths``."""
+    bare_s = time_calls(lambda: [bare(p) for p in paths], warmup=1, min_seconds=min_seconds)
+    ours_s = time_calls(lambda: [ours(p) for p in paths], warmup=1, min_seconds=min_seconds)
+    return {
+        "files": len(paths),
+        f"bare_{bare_name}_{unit}_per_s": len(paths) / bare_s,
+        f"ours_{unit}_per_s": len(paths) / ours_s,
+        "ours_over_bare_time": ours_s / bare_s,
+    }
+
+
 def print_table(rows: list[tuple[str, str, str]]) -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

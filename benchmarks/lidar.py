@@ -21,6 +21,7 @@ from benchmarks.common import (
     machine,
     matmul_peak,
     print_table,
+    reader_vs_bare,
     run_child,
     time_calls,
     write_json,
@@ -88,23 +89,8 @@ def bench_voxelisation(points: np.ndarray, cfg) -> dict:
 def bench_reader(paths: list[Path]) -> dict:
     """Scans/s of ``read_points`` (format dispatch, checks) vs bare ``np.fromfile`` on the same ``.bin`` scans."""
     bins = [p for p in paths if p.suffix == ".bin"]
-
-    def bare() -> None:
-        for p in bins:
-            np.fromfile(p, dtype=np.float32).reshape(-1, 4)
-
-    def ours() -> None:
-        for p in bins:
-            read_points(p)
-
-    bare_s = time_calls(bare, warmup=1, min_seconds=2.0)
-    ours_s = time_calls(ours, warmup=1, min_seconds=2.0)
-    return {
-        "files": len(bins),
-        "bare_numpy_scans_per_s": len(bins) / bare_s,
-        "ours_scans_per_s": len(bins) / ours_s,
-        "ours_over_bare_time": ours_s / bare_s,
-    }
+    return reader_vs_bare(bins, lambda p: np.fromfile(p, dtype=np.float32).reshape(-1, 4), read_points,
+                          unit="scans", bare_name="numpy", min_seconds=2.0)  # fmt: skip
 
 
 @torch.no_grad()

@@ -18,7 +18,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from benchmarks.common import bench_pretrain_step, machine, matmul_peak, print_table, time_calls, write_json
+from benchmarks.common import (
+    bench_pretrain_step,
+    machine,
+    matmul_peak,
+    print_table,
+    reader_vs_bare,
+    time_calls,
+    write_json,
+)
 from domains.sar.dataset import SarChips, load_chip, select_images
 from domains.sar.domain import DOMAIN, radii
 from domains.sar.io import find_images
@@ -62,25 +70,12 @@ def bench_reader(cfg) -> dict:
     """Chips/s of ``load_chip`` (read, dB, crop) vs a bare ``rasterio.open(path).read(1)`` on the bundled files."""
     import rasterio
 
-    paths = find_images(ROOT / "data" / "samples" / "sar")
+    def bare(path) -> None:
+        with rasterio.open(path) as src:
+            src.read(1)
 
-    def bare() -> None:
-        for p in paths:
-            with rasterio.open(p) as src:
-                src.read(1)
-
-    def ours() -> None:
-        for p in paths:
-            load_chip(p, cfg.data)
-
-    bare_s = time_calls(bare, warmup=1, min_seconds=3.0)
-    ours_s = time_calls(ours, warmup=1, min_seconds=3.0)
-    return {
-        "files": len(paths),
-        "bare_rasterio_chips_per_s": len(paths) / bare_s,
-        "ours_chips_per_s": len(paths) / ours_s,
-        "ours_over_bare_time": ours_s / bare_s,
-    }
+    return reader_vs_bare(find_images(ROOT / "data" / "samples" / "sar"), bare, lambda p: load_chip(p, cfg.data),
+                          unit="chips", bare_name="rasterio")  # fmt: skip
 
 
 def sar_pretrain_step(cfg, batch_size: int) -> dict:

@@ -31,19 +31,26 @@ def atomic_write(path: str | Path, write: Any) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
-        _fsync_dir(path.parent)  # the rename itself survives a power cut
+        fsync_dir(path.parent)  # the rename itself survives a power cut
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
-    if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open directories
+def fsync_dir(directory: str | Path) -> None:
+    """Make renames and deletions in ``directory`` durable (POSIX); a no-op where directories cannot be
+    opened or synced (Windows, some network file systems)."""
+    if not hasattr(os, "O_DIRECTORY"):
         return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 

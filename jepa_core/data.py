@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +111,26 @@ def mask_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
-def filter_by_name(paths: Sequence, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list:
-    """Keep paths whose file name matches an ``include`` pattern (all when empty) and no ``exclude`` pattern."""
+def filter_by_name(
+    paths: Sequence,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    *,
+    key: Callable[[Any], str] | None = None,
+) -> list:
+    """Keep paths whose name matches an ``include`` fnmatch pattern (all when empty) and no ``exclude`` pattern.
+
+    The name is ``key(path)`` when given (e.g. a ``class/stem`` id or the full path), else the file name
+    or the file name up to its first dot.
+    """
+
+    def names(path) -> list[str]:
+        if key is not None:
+            return [key(path)]
+        name = Path(path).name
+        return [name, name.split(".")[0]]
 
     def hit(path, patterns) -> bool:
-        name = Path(path).name
-        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(name.split(".")[0], p) for p in patterns)
+        return any(fnmatch.fnmatch(n, p) for n in names(path) for p in patterns)
 
     return [p for p in paths if (not include or hit(p, include)) and not hit(p, exclude)]

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from jepa_core.checkpoint import atomic_write
+from jepa_core.checkpoint import atomic_write, fsync_dir, remove_partial_writes
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
 from jepa_core.export import ExportSummary, NothingExported, SkipHook, check_sizes, on_device, write_windows
@@ -204,8 +204,7 @@ def _write_part(
 ) -> ExportSummary:
     """Write part ``i`` (temporary name, fsync, rename), then its sidecar; return what it held."""
     name = part_name(i, plan["num_parts"])
-    for stale in out.glob(f".{name}.*.tmp"):  # left by a killed run; this part is ours alone to write
-        stale.unlink(missing_ok=True)
+    remove_partial_writes(out / name)  # left by a killed run; this part is ours alone to write
     start, stop = part_records(plan, i)
     part = ExportSummary(output=out / name)
     began = time.perf_counter()
@@ -219,12 +218,12 @@ def _write_part(
             raise _NoRows
 
     try:
-        atomic_write(out / name, write)
+        atomic_write(out / name, write)  # fsyncs the file and the directory
         file: str | None = name
     except _NoRows:
         (out / name).unlink(missing_ok=True)
+        fsync_dir(out)
         file = None
-    _fsync_dir(out)
     sidecar = {
         "part": i,
         "file": file,
@@ -370,7 +369,6 @@ def _read_json(path: Path) -> dict | None:
 
 def _write_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1) + "\n"))
-    _fsync_dir(path.parent)
 
 
 def _create_once(path: Path, obj: dict) -> None:
@@ -388,18 +386,4 @@ def _create_once(path: Path, obj: dict) -> None:
             pass  # another rank was first; the caller compares its plan with ours
     finally:
         os.unlink(tmp)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames in ``path`` durable (POSIX); a no-op where a directory cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

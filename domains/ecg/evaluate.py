@@ -20,7 +20,6 @@ import numpy as np
 from domains.ecg.eval_tasks import run_cinc, run_mitdb
 from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
-from jepa_core.checkpoint import read_card, write_card
 from jepa_core.errors import InputError
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
@@ -130,12 +129,13 @@ def format_table(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
+    return run_evaluation(
+        parse_args(argv), evaluate, format_table, card_entry, script="domains/ecg/evaluate.py", argv=argv
+    )
 
 
-def update_card(model_dir: Path, report: dict) -> None:
-    """Merge this task's headline metrics (mean, std, n) for every method into the model card."""
-    card = read_card(model_dir)
+def card_entry(report: dict) -> tuple[str, dict]:
+    """This task's headline metrics (mean, std, n) for every method, for the model card."""
     head = HEADLINE[report["task"]]
     summary = {
         name: {
@@ -146,13 +146,7 @@ def update_card(model_dir: Path, report: dict) -> None:
         }
         for name, r in report["results"].items()
     }
-    card.setdefault("probe_metrics", {})[report["task"]] = {
-        "split": {"train": report["train"], "test": report["test"]},
-        "results": summary,
-        "command": "python domains/ecg/evaluate.py " + " ".join(sys.argv[1:]),
-    }
-    write_card(model_dir, card)
-    print(f"updated {model_dir / 'model_card.json'}")
+    return report["task"], {"split": {"train": report["train"], "test": report["test"]}, "results": summary}
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from domains.eeg.tasks import (
     subject_splits,
     time_blocked_folds,
 )
-from jepa_core.checkpoint import read_card, write_card
 from jepa_core.errors import InputError
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
@@ -161,12 +160,13 @@ def _num(v) -> str:
 
 
 def main(argv=None) -> int:
-    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
+    return run_evaluation(
+        parse_args(argv), evaluate, format_table, card_entry, script="domains/eeg/evaluate.py", argv=argv
+    )
 
 
-def update_card(model_dir: Path, report: dict) -> None:
-    """Merge this task's headline metrics (mean, std, n) for every method into the model card."""
-    card = read_card(model_dir)
+def card_entry(report: dict) -> tuple[str, dict]:
+    """This task's headline metrics (mean, std, n) for every method, for the model card."""
     summary = {
         name: {
             "balanced_accuracy": r["balanced_accuracy"],
@@ -177,14 +177,7 @@ def update_card(model_dir: Path, report: dict) -> None:
         }
         for name, r in report["results"].items()
     }
-    card.setdefault("probe_metrics", {})[report["task"]] = {
-        "split": report["split"],
-        "pooling": report["pooling"],
-        "results": summary,
-        "command": "python domains/eeg/evaluate.py " + " ".join(sys.argv[1:]),
-    }
-    write_card(model_dir, card)
-    print(f"updated {model_dir / 'model_card.json'}")
+    return report["task"], {"split": report["split"], "pooling": report["pooling"], "results": summary}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from torch.utils.data import Dataset
 
 from domains.lidar.io import CLOUD_EXTS, find_clouds, read_points
 from domains.lidar.voxel import crop_to_range, pad_points
+from jepa_core.data import filter_by_name
 from jepa_core.errors import InputError
 
 
@@ -32,12 +32,7 @@ def list_sources(sources: str | Path | Sequence[str | Path]) -> list[Path]:
 def select_clouds(sources, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Path]:
     """Cloud files from ``sources`` filtered by fnmatch patterns on their full paths."""
     files = list_sources(sources)
-    keep = [
-        f
-        for f in files
-        if (not include or any(fnmatch.fnmatch(str(f), p) for p in include))
-        and not any(fnmatch.fnmatch(str(f), p) for p in exclude)
-    ]
+    keep = filter_by_name(files, include, exclude, key=str)
     if not keep:
         raise InputError(", ".join(map(str, sources)), "no point cloud left after include/exclude filters")
     return keep

@@ -24,7 +24,7 @@ import torch
 from domains.lidar.cell_eval import FrameCells, evaluate_features, prepare_frames, train_supervised
 from domains.lidar.inference import PROBE_FILE
 from domains.lidar.tasks import find_labelled_frames
-from jepa_core.checkpoint import atomic_write, read_card, write_card
+from jepa_core.checkpoint import atomic_write
 from jepa_core.errors import InputError
 from jepa_core.eval.metrics import summarise_seeds
 from jepa_core.eval.probes import SavedLinearProbe, linear_probe
@@ -160,20 +160,18 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def update_card(model_dir: Path, report: dict) -> None:
-    """Record the headline metrics of every method in the model card."""
-    card = read_card(model_dir)
-    card.setdefault("probe_metrics", {})["bev-cell-foreground"] = {
+def card_entry(report: dict) -> tuple[str, dict]:
+    """The headline metrics of every method, for the model card."""
+    return "bev-cell-foreground", {
         "split": {"train": len(report["train"]), "test": len(report["test"]), "test_frames": report["test"]},
         "results": {m: {k: r.get(k) for k in HEADLINE} for m, r in report["results"].items()},
-        "command": "python domains/lidar/evaluate.py " + " ".join(sys.argv[1:]),
     }
-    write_card(model_dir, card)
-    print(f"updated {model_dir / 'model_card.json'}")
 
 
 def main(argv=None) -> int:
-    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
+    return run_evaluation(
+        parse_args(argv), evaluate, format_table, card_entry, script="domains/lidar/evaluate.py", argv=argv
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from tqdm.auto import tqdm
 
 from domains.sar.io import find_images, read_sar, sample_id
 from domains.sar.preprocess import Chip, prepare_chip
+from jepa_core.data import filter_by_name
 from jepa_core.errors import InputError
 
 
@@ -21,12 +21,7 @@ def select_images(sources: Sequence[str] | str, include: Sequence[str] = (), exc
     """Image files from ``sources`` filtered by fnmatch patterns on their ``class/stem`` ids."""
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     files = [f for s in sources for f in find_images(s)]
-    keep = [
-        f
-        for f in files
-        if (not include or any(fnmatch.fnmatch(sample_id(f), p) for p in include))
-        and not any(fnmatch.fnmatch(sample_id(f), p) for p in exclude)
-    ]
+    keep = filter_by_name(files, include, exclude, key=sample_id)
     if not keep:
         raise InputError(", ".join(map(str, sources)), "no SAR image left after include/exclude filters")
     return keep

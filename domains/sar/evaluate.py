@@ -19,7 +19,6 @@ from pathlib import Path
 from domains.sar.embed import POOLS, chip_embeddings
 from domains.sar.eval_mstar import MARGIN, encoder_features, handcrafted, load_chips, run_mstar
 from domains.sar.tasks import mstar_soc
-from jepa_core.checkpoint import read_card, write_card
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
@@ -90,26 +89,23 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def update_card(model_dir: Path, report: dict) -> None:
-    card = read_card(model_dir)
-    card.setdefault("probe_metrics", {})[report["task"]] = {
-        "split": {"train": report["train"], "test": report["test"]},
-        "results": {
-            name: {
-                "accuracy": r["accuracy"],
-                "macro_f1": r["macro_f1"],
-                "kshot": {k: {"mean": v["mean"], "std": v["std"], "n": v["n"]} for k, v in r["kshot"].items()},
-            }
-            for name, r in report["results"].items()
-        },
-        "command": "python domains/sar/evaluate.py " + " ".join(sys.argv[1:]),
+def card_entry(report: dict) -> tuple[str, dict]:
+    """Full-label and k-shot accuracy of every method, for the model card."""
+    results = {
+        name: {
+            "accuracy": r["accuracy"],
+            "macro_f1": r["macro_f1"],
+            "kshot": {k: {"mean": v["mean"], "std": v["std"], "n": v["n"]} for k, v in r["kshot"].items()},
+        }
+        for name, r in report["results"].items()
     }
-    write_card(model_dir, card)
-    print(f"updated {model_dir / 'model_card.json'}")
+    return report["task"], {"split": {"train": report["train"], "test": report["test"]}, "results": results}
 
 
 def main(argv=None) -> int:
-    return run_evaluation(parse_args(argv), evaluate, format_table, update_card)
+    return run_evaluation(
+        parse_args(argv), evaluate, format_table, card_entry, script="domains/sar/evaluate.py", argv=argv
+    )
 
 
 if __name__ == "__main__":

@@ -6,24 +6,39 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
-from jepa_core.checkpoint import atomic_write
+from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
+
+CardEntry = Callable[[dict], tuple[str, dict]]  # report -> (task name, headline metrics for the model card)
+
+
+def record_in_card(model_dir: Path, task: str, entry: dict, command: str) -> None:
+    """Store ``entry`` and the ``command`` that produced it as ``probe_metrics[task]`` of the model card
+    (``benchmarks/run_all.py`` re-runs these commands)."""
+    card = read_card(model_dir)
+    card.setdefault("probe_metrics", {})[task] = {**entry, "command": command}
+    write_card(model_dir, card)
+    print(f"updated {Path(model_dir) / 'model_card.json'}")
 
 
 def run_evaluation(
     args: argparse.Namespace,
     evaluate: Callable[[argparse.Namespace], dict],
     format_table: Callable[[dict], str],
-    update_card: Callable[[Path, dict], None] | None = None,
+    card_entry: CardEntry | None = None,
+    *,
+    script: str,
+    argv: Sequence[str] | None = None,
 ) -> int:
     """``evaluate(args)`` -> report; prints the table, writes ``args.out`` atomically and, with
-    ``args.update_card``, records the headline metrics in the model card. Returns the exit code
-    (2 with a one-line message for unusable input, never a traceback)."""
+    ``args.update_card``, records ``card_entry(report)`` and the command (``python <script> <argv>``)
+    in the model card. Returns the exit code (2 with a one-line message for unusable input, never a
+    traceback)."""
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     tic = time.perf_counter()
@@ -38,6 +53,8 @@ def run_evaluation(
         text = json.dumps(report, indent=2)
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text))
         print(f"wrote {args.out}")
-    if getattr(args, "update_card", False) and update_card is not None:
-        update_card(args.checkpoint, report)
+    if getattr(args, "update_card", False) and card_entry is not None:
+        task, entry = card_entry(report)
+        command = " ".join(["python", script, *(sys.argv[1:] if argv is None else argv)])
+        record_in_card(args.checkpoint, task, entry, command)
     return 0
