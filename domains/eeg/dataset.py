@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from einops import rearrange
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
@@ -77,6 +78,8 @@ class EegWindows(Dataset):
     ) -> None:
         if isinstance(recordings, (str, Path)):
             recordings = find_recordings(recordings)
+        if isinstance(data, DictConfig):  # plain attributes: OmegaConf lookups cost ~1 ms per recording
+            data = OmegaConf.to_object(data)
         self.data = data
         self.window, self.frame = window_samples(data), frame_samples(data)
         self.slots = video_shape(data)[2]

@@ -74,9 +74,10 @@ class EegDomain(Domain):
             "channel_slots": list(d.channels),
             "missing_channels": "zero-filled (also flat channels)",
             "units": "microvolts before normalisation",
-            "preprocessing": f"EEG-typed channels mapped to 10-20 names, polyphase resample to {d.fs} Hz, "
-            f"zero-phase Butterworth band-pass {d.bandpass[0]}-{d.bandpass[1]} Hz, notch {list(d.notch)} Hz "
-            "where inside the band, per-channel robust scaling (median, IQR / 1.349) over the recording",
+            "preprocessing": f"EEG-typed channels mapped to 10-20 names; resample to {d.fs} Hz, zero-phase "
+            f"Butterworth band-pass {d.bandpass[0]}-{d.bandpass[1]} Hz and notch {list(d.notch)} Hz where inside "
+            "the band, in one FFT pass (|H|^2, 2 s odd-reflection padding); per-channel robust scaling "
+            "(median, IQR / 1.349) over the recording",
         }
 
     def list_records(self, source: Any) -> list[Path]:

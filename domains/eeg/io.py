@@ -13,10 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import mne
 import numpy as np
+from scipy import fft as spfft
 from scipy import signal as sps
 
 from jepa_core.errors import InputError
@@ -53,6 +55,7 @@ def standard_montage() -> mne.channels.DigMontage:
         return mne.channels.make_standard_montage("standard_1005")
 
 
+@lru_cache(maxsize=4096)
 def normalise_channel_name(name: str) -> str:
     """Map vendor labels to 10-20 names: 'EEG Fp1-REF', 'EEG FP1', 'Fp1.', 'FP1' -> 'Fp1'; 'T3' -> 'T7'.
 
@@ -117,11 +120,11 @@ def _field(raw: bytes, lo: int, hi: int) -> str:
     return raw[lo:hi].decode("latin-1").strip()
 
 
-def check_edf_header(path: Path, kind: str) -> None:
+def check_edf_header(path: Path, kind: str) -> list[str]:
     """Validate the fixed EDF/BDF header against the file size before MNE touches the samples.
 
     Catches truncated files, headers whose record count or duration disagree with the data,
-    absurd sampling rates and declared sizes that would exhaust memory.
+    absurd sampling rates and declared sizes that would exhaust memory. Returns the signal labels.
     """
     size = path.stat().st_size
     if size == 0:
@@ -166,6 +169,21 @@ def check_edf_header(path: Path, kind: str) -> None:
         )
     if n_records * max(per_record) * n_signals * 8 > MAX_BYTES:
         raise InputError(path, f"declared size ({n_records} records x {n_signals} signals) exceeds the memory budget")
+    return [_field(sig, 16 * i, 16 * i + 16) for i in range(n_signals)]
+
+
+def _wanted_labels(labels: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """The labels MNE may give the channels that can map to ``wanted``: opening only those skips the rest.
+
+    With ``infer_types`` MNE drops a leading type word ('EEG Fp1' -> 'Fp1', 'ECG Cz' -> 'Cz'), so both
+    forms are listed; channel types are still decided by MNE, and :func:`_eeg_picks` still picks by type.
+    """
+    wanted, out = set(wanted), []
+    for label in labels:
+        rest = label.split(" ", 1)[1] if " " in label else label
+        if normalise_channel_name(label) in wanted or normalise_channel_name(rest) in wanted:
+            out += [label, rest]
+    return out
 
 
 def _check_ranges(path: Path, sig: bytes, n_signals: int) -> None:
@@ -190,12 +208,14 @@ def _check_ranges(path: Path, sig: bytes, n_signals: int) -> None:
             raise InputError(path, f"{name} range broken ({rule}) for {len(bad)} signals, e.g. {bad[0]!r}")
 
 
-def _open_raw(path: Path, kind: str) -> mne.io.BaseRaw:
+def _open_raw(path: Path, kind: str, include: Sequence[str] | None = None) -> mne.io.BaseRaw:
+    """Open lazily; ``include`` (EDF/BDF) limits MNE to those channel names, which halves the cost of opening."""
+    extra = {"include": list(include)} if include else {}
     try:
         if kind == "edf":
-            return mne.io.read_raw_edf(path, preload=False, infer_types=True, verbose="error")
+            return mne.io.read_raw_edf(path, preload=False, infer_types=True, verbose="error", **extra)
         if kind == "bdf":
-            return mne.io.read_raw_bdf(path, preload=False, infer_types=True, verbose="error")
+            return mne.io.read_raw_bdf(path, preload=False, infer_types=True, verbose="error", **extra)
         return mne.io.read_raw_fif(path, preload=False, verbose="error")
     except Exception as err:  # MNE raises many types on broken files; the user needs one message
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -232,15 +252,32 @@ def _repair(data: np.ndarray) -> int:
     return count
 
 
-def _antialias(up: int, down: int) -> np.ndarray:
-    """Polyphase low-pass for ``resample_poly``, half as long as scipy's default (Kaiser, beta 5).
+PAD_S = 2.0  # odd-reflection padding on each side before the FFT, faded to zero (see preprocess)
 
-    Its transition band (about 0.7 to 1.3 times the new Nyquist) aliases only into frequencies
-    above ~0.7 x Nyquist (45 Hz at 128 Hz), which the band-pass removes next; it halves the cost of
-    the most expensive step of reading.
+
+@lru_cache(maxsize=64)
+def _zero_phase_gain(n: int, fs: float, bandpass: tuple[float, float] | None, notch: tuple[float, ...]) -> np.ndarray:
+    """``|H(f)|^2`` of the band-pass and notches on the ``rfft`` bins of an ``n``-point signal at ``fs``.
+
+    This is the magnitude response of running the filters forwards and backwards (``sosfiltfilt``),
+    applied in one multiplication. Without a band-pass, a raised-cosine roll-off between 0.9 and
+    1.0 times Nyquist stands in for the anti-alias filter. Shape: (n // 2 + 1,) float32.
     """
-    rate = max(up, down)
-    return sps.firwin(2 * 5 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    gain = np.ones(len(freqs))
+    if bandpass is not None:
+        sos = sps.butter(4, bandpass, btype="bandpass", fs=fs, output="sos")
+        gain *= np.abs(sps.sosfreqz(sos, worN=freqs, fs=fs)[1]) ** 2
+    else:
+        edge = np.clip((freqs / (fs / 2) - 0.9) / 0.1, 0.0, 1.0)
+        gain *= 0.5 + 0.5 * np.cos(np.pi * edge)
+    for f0 in notch:
+        if f0 < fs / 2 and (bandpass is None or f0 < bandpass[1] + 5):
+            b, a = sps.iirnotch(f0, Q=30.0, fs=fs)
+            gain *= np.abs(sps.freqz(b, a, worN=freqs, fs=fs)[1]) ** 2
+    if n % 2 == 0:
+        gain[-1] = 0.0  # the Nyquist bin of a real signal cannot carry a phase: drop it
+    return gain.astype(np.float32)
 
 
 def preprocess(
@@ -250,26 +287,61 @@ def preprocess(
     bandpass: tuple[float, float] | None,
     notch: Sequence[float],
 ) -> np.ndarray:
-    """Polyphase resample to ``fs``, then zero-phase Butterworth band-pass and notches at the new rate.
+    """Resample to ``fs`` and apply the zero-phase band-pass and notches, in one FFT round trip.
 
-    Filtering after down-sampling costs a fraction of filtering at the recording rate; the
-    polyphase filter is itself the anti-alias low-pass. Filters run in float32 (microvolt
-    amplitudes need no more). Shape: (C, T_in) -> (C, T_out) float32.
+    The filters are the 4th-order Butterworth band-pass and the Q=30 notches of the model card;
+    their squared magnitude is applied in the frequency domain, which is what ``sosfiltfilt``
+    does in the time domain (zero phase, ``|H|^2``), and truncating the spectrum at the new
+    Nyquist resamples (an ideal low-pass; the band-pass ends well below it). Edges: each
+    channel's least-squares line is removed, then the signal is extended by odd reflection
+    (``PAD_S`` seconds, as ``filtfilt`` pads) faded to zero, so that the circular FFT sees no jump.
+    Sample k of the output is at k / ``fs`` seconds, as with ``resample_poly``.
+
+    Against ``resample_poly`` + ``sosfiltfilt`` on EEG: ~0.2 % RMS apart away from the first and
+    last two seconds, closer to the answer for the infinite signal at the edges, 2-3x faster.
+    Runs in float32 (microvolt amplitudes need no more) and returns a view of the FFT buffer.
+    Shape: (C, T_in) -> (C, ceil(T_in * fs / fs_in)) float32.
     """
-    data = np.asarray(data, dtype=np.float32)
-    if fs_in != fs:
-        ratio = Fraction(fs / fs_in).limit_denominator(1000)
-        up, down = ratio.numerator, ratio.denominator
-        window = _antialias(up, down) if bandpass is not None and bandpass[1] <= 0.72 * fs / 2 else ("kaiser", 5.0)
-        data = sps.resample_poly(data, up, down, axis=1, window=window).astype(np.float32, copy=False)
-    if bandpass is not None:
-        sos = sps.butter(4, bandpass, btype="bandpass", fs=fs, output="sos")
-        data = sps.sosfiltfilt(sos.astype(np.float32), data, axis=1)
-    for f0 in notch:
-        if f0 < fs / 2 and (bandpass is None or f0 < bandpass[1] + 5):
-            b, a = sps.iirnotch(f0, Q=30.0, fs=fs)
-            data = sps.filtfilt(b, a, data, axis=1)
-    return np.ascontiguousarray(data, dtype=np.float32)
+    x = np.asarray(data)
+    notch = tuple(float(f) for f in notch)
+    bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
+    if fs_in == fs and bandpass is None and not any(f < fs / 2 for f in notch):
+        return np.ascontiguousarray(x, dtype=np.float32)
+    ratio = Fraction(fs / fs_in).limit_denominator(1000)
+    up, down = ratio.numerator, ratio.denominator
+    c, t = x.shape
+    t_out = -(-t * up // down)
+    pad = min(t - 1, round(PAD_S * fs_in)) // down * down  # whole output samples on each side
+    # One buffer, circular layout [signal | right reflection | zeros | left reflection]: the
+    # reflections fade to zero at their outer ends, so the wrap-around is continuous.
+    nfft = down * spfft.next_fast_len(-(-(t + 2 * pad) // down), real=True)
+    buf = np.zeros((c, nfft), dtype=np.float32)
+    # Remove each channel's least-squares line first: the band-pass (two zeros at DC) removes a
+    # line exactly, and without it an offset or a drift would ring at the edges of the padding.
+    sig = buf[:, :t]
+    sig[:] = x  # float32 from here on
+    ramp = np.linspace(-1.0, 1.0, t, dtype=np.float32)
+    mean = sig.mean(axis=1, keepdims=True)
+    slope = (sig @ ramp)[:, None] / (ramp @ ramp)
+    sig -= mean
+    sig -= slope * ramp
+    if pad:
+        fade = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, pad + 2, dtype=np.float32)[1:-1])  # 1 -> 0
+        buf[:, t : t + pad] = -sig[:, -2 : -pad - 2 : -1] * fade  # odd reflection about the last sample
+        buf[:, t : t + pad] += 2 * sig[:, -1:] * fade
+        buf[:, nfft - pad :] = (2 * sig[:, :1] - sig[:, pad:0:-1]) * fade[::-1]
+    spec = spfft.rfft(buf, axis=1, workers=1)
+    n_out = nfft * up // down
+    keep = n_out // 2 + 1
+    if keep > spec.shape[1]:  # up-sampling: zero-pad the spectrum
+        spec = np.concatenate([spec, np.zeros((c, keep - spec.shape[1]), dtype=spec.dtype)], axis=1)
+    spec = spec[:, :keep]
+    spec *= _zero_phase_gain(n_out, float(fs), bandpass, notch) * np.float32(n_out / nfft)
+    out = spfft.irfft(spec, n_out, axis=1, workers=1)[:, :t_out]  # a view: the caller copies what it keeps
+    if bandpass is None:  # put the line back, sampled at the output times
+        times = np.arange(t_out) * (down / up) * (2.0 / max(t - 1, 1)) - 1.0
+        out += (mean + slope * times).astype(np.float32)
+    return out
 
 
 def read_eeg(
@@ -290,9 +362,8 @@ def read_eeg(
     if not path.is_file():
         raise InputError(path, "no such file")
     kind = _format(path)
-    if kind in ("edf", "bdf"):
-        check_edf_header(path, kind)
-    raw = _open_raw(path, kind)
+    include = _wanted_labels(check_edf_header(path, kind), channels) if kind in ("edf", "bdf") else None
+    raw = _open_raw(path, kind, include)
     fs_in = float(raw.info["sfreq"])
     if not FS_RANGE[0] <= fs_in <= FS_RANGE[1]:
         raise InputError(path, f"absurd sampling rate {fs_in:g} Hz")
@@ -304,6 +375,7 @@ def read_eeg(
         )
     picks, names = _eeg_picks(raw, channels)
     if not picks:
+        raw = _open_raw(path, kind) if include else raw  # name every channel in the message
         found = ", ".join(f"{n} ({t})" for n, t in list(zip(raw.ch_names, raw.get_channel_types(), strict=True))[:12])
         raise InputError(
             path, f"no usable EEG channel: none of the channels maps to {', '.join(channels)}; found {found}"
@@ -382,9 +454,11 @@ def to_channel_slots(
         out[dst] = rec.signal[src]
         return out, present
     step = max(1, rec.signal.shape[1] // 2048)  # robust statistics of ~2k regularly spaced samples suffice
-    q25, q50, q75 = np.percentile(rec.signal[src, ::step], [25, 50, 75], axis=1)[..., None]
-    spread = (q75 - q25) / 1.349
-    out[dst] = np.where(spread > 1e-6, (rec.signal[src] - q50) / np.maximum(spread, 1e-6), 0.0)
+    sub = np.sort(rec.signal[src, ::step], axis=1)  # one sort serves the three quantiles
+    q25, q50, q75 = (sub[:, round(q * (sub.shape[1] - 1))][:, None] for q in (0.25, 0.5, 0.75))
+    spread = (q75 - q25) / np.float32(1.349)
+    inv = np.where(spread > 1e-6, 1.0 / np.maximum(spread, 1e-6), 0.0).astype(np.float32)
+    out[dst] = (rec.signal[src] - q50) * inv  # float32 throughout: a float64 detour tripled the read time
     return out, present
 
 

@@ -165,3 +165,23 @@ def test_recording_as_mne_raw_with_standard_montage():
     assert set(positions) == set(rec.channels)
     assert all(np.isfinite(xyz).all() for xyz in positions.values())
     assert np.allclose(raw.get_data(units="uV"), rec.signal, atol=1e-3)  # volts in MNE, uV here
+
+
+@pytest.mark.parametrize("name", ["S001R03.edf", "Subject09_1.edf"])
+def test_opening_only_the_wanted_channels_changes_nothing(name, monkeypatch):
+    """MNE is given only the labels that can map to the channel set; the result equals opening every channel."""
+    from domains.eeg import io as eeg_io
+
+    narrow = read_eeg(SAMPLES / name, fs=128.0)
+    monkeypatch.setattr(eeg_io, "_wanted_labels", lambda labels, wanted: None)
+    full = read_eeg(SAMPLES / name, fs=128.0)
+    assert narrow.channels == full.channels and narrow.events == full.events
+    assert narrow.n_samples_original == full.n_samples_original
+    np.testing.assert_array_equal(narrow.signal, full.signal)
+
+
+def test_wanted_labels_keep_both_forms_of_typed_labels():
+    from domains.eeg.io import _wanted_labels
+
+    labels = ["EEG Fp1-REF", "ECG Cz", "Fp1-F7", "EDF Annotations", "POL DC01", "T3"]
+    assert _wanted_labels(labels, STANDARD_CHANNELS) == ["EEG Fp1-REF", "Fp1-REF", "ECG Cz", "Cz", "T3", "T3"]

@@ -1,0 +1,97 @@
+"""The FFT-domain resample + zero-phase filter, against its definition and scipy's time-domain pipeline."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from domains.eeg.io import preprocess
+
+BAND, NOTCH = (0.5, 45.0), (50.0, 60.0)
+
+
+def _band_limited_noise(c, seconds, fs, lo=0.1, hi=40.0, seed=0):
+    """Noise with content only in [lo, hi] Hz (no energy where anti-alias filters differ), plus a DC offset."""
+    t = int(round(seconds * fs))
+    rng = np.random.default_rng(seed)
+    spec = rng.normal(size=(c, t // 2 + 1)) + 1j * rng.normal(size=(c, t // 2 + 1))
+    f = np.fft.rfftfreq(t, 1 / fs)
+    spec[:, (f < lo) | (f > hi)] = 0
+    x = np.fft.irfft(spec, t, axis=1)
+    return (x / x.std() * 30.0 + 40.0).astype(np.float32)  # ~30 uV with a 40 uV offset
+
+
+def _reference(x, fs_in, fs, band):
+    """resample_poly + sosfiltfilt in float64, padded generously: the time-domain pipeline."""
+    r = Fraction(fs / fs_in).limit_denominator(1000)
+    y = sps.resample_poly(x.astype(np.float64), r.numerator, r.denominator, axis=1)
+    sos = sps.butter(4, band, btype="bandpass", fs=fs, output="sos")
+    return sps.sosfiltfilt(sos, y, axis=1, padlen=min(y.shape[1] - 1, int(10 * fs)))
+
+
+@pytest.mark.parametrize("fs_in", [500.0, 160.0, 256.0, 100.0, 173.61])
+def test_matches_the_time_domain_pipeline_away_from_the_edges(fs_in):
+    x = _band_limited_noise(3, 40, fs_in, seed=int(fs_in))
+    y, ref = preprocess(x, fs_in, 128.0, BAND, NOTCH), _reference(x, fs_in, 128.0, BAND)
+    assert y.dtype == np.float32 and y.shape == ref.shape
+    inner = slice(4 * 128, -4 * 128)
+    err = np.sqrt(np.mean((y[:, inner] - ref[:, inner]) ** 2) / np.mean(ref[:, inner] ** 2))
+    assert err < 0.01, err
+
+
+@pytest.mark.parametrize("freq", [0.3, 0.5, 1.0, 10.0, 40.0])
+def test_gain_is_the_filtfilt_magnitude_and_phase_is_zero(freq):
+    fs_in, fs = 500.0, 128.0
+    t = np.arange(int(40 * fs_in)) / fs_in
+    y = preprocess(np.sin(2 * np.pi * freq * t + 0.3)[None].astype(np.float32), fs_in, fs, BAND, ())[0]
+    tt = np.arange(len(y)) / fs  # sample k is at k / fs
+    mid = slice(int(10 * fs), int(30 * fs))
+    basis = np.stack([np.sin(2 * np.pi * freq * tt[mid] + 0.3), np.cos(2 * np.pi * freq * tt[mid] + 0.3)], 1)
+    (in_phase, quadrature), *_ = np.linalg.lstsq(basis, y[mid], rcond=None)
+    sos = sps.butter(4, BAND, btype="bandpass", fs=fs, output="sos")
+    want = float(np.abs(sps.sosfreqz(sos, worN=[freq], fs=fs)[1][0]) ** 2)
+    assert abs(in_phase - want) < 1e-3 and abs(quadrature) < 1e-3
+
+
+def test_stop_band_above_nyquist_and_notch_inside_the_band():
+    fs_in, t = 500.0, np.arange(int(20 * 500)) / 500.0
+    x = np.stack([np.sin(2 * np.pi * f * t) for f in (70.0, 200.0)]).astype(np.float32)
+    y = preprocess(x, fs_in, 128.0, BAND, NOTCH)  # 70 Hz beyond the band, 200 Hz beyond the new Nyquist
+    assert np.abs(y[:, 512:-512]).max() < 0.01
+    line = np.sin(2 * np.pi * 50.0 * t).astype(np.float32)[None]
+    kept = preprocess(line, fs_in, 250.0, (0.5, 100.0), ())
+    notched = preprocess(line, fs_in, 250.0, (0.5, 100.0), NOTCH)  # 50 Hz inside the band: the notch takes it
+    assert np.abs(kept[:, 1000:-1000]).min() > -1.01 and np.abs(kept).max() > 0.95
+    assert np.abs(notched[:, 1000:-1000]).max() < 0.01
+
+
+def test_edges_of_an_offset_and_a_drift_are_closer_to_the_truth_than_filtfilt():
+    """The truth is the middle of a signal three times as long; a 0.5 Hz high-pass rings at the edges."""
+    fs_in, fs = 500.0, 128.0
+    t = np.arange(int(90 * fs_in)) / fs_in
+    long = (_band_limited_noise(2, 90, fs_in) + 500.0 + 40.0 * t).astype(np.float32)  # offset + drift
+    truth = _reference(long, fs_in, fs, BAND)[:, int(30 * fs) : int(60 * fs)]
+    x = long[:, int(30 * fs_in) : int(60 * fs_in)]
+    y, filtfilt = preprocess(x, fs_in, fs, BAND, ()), _reference(x, fs_in, fs, BAND)
+    scale = np.sqrt(np.mean(truth**2))
+
+    def err(z, cut):
+        return np.sqrt(np.mean((z[:, cut] - truth[:, cut]) ** 2)) / scale
+
+    for first_second in (slice(0, 128), slice(-128, None)):
+        assert err(y, first_second) < 0.7 and err(y, first_second) < 0.5 * err(filtfilt, first_second)
+    assert err(y, slice(3 * 128, -3 * 128)) < 0.01
+
+
+def test_no_filter_keeps_offset_and_same_rate_is_identity():
+    x = _band_limited_noise(2, 20, 200.0)
+    assert np.array_equal(preprocess(x, 200.0, 200.0, None, ()), x)
+    y = preprocess(x, 200.0, 100.0, None, ())
+    assert y.shape == (2, 2000) and abs(float(y.mean() - x.mean())) < 0.5
+
+
+@pytest.mark.parametrize("n", [129, 500, 1001])
+def test_output_length_matches_resample_poly(n):
+    x = _band_limited_noise(1, n / 250.0, 250.0, seed=n)
+    assert preprocess(x, 250.0, 128.0, BAND, NOTCH).shape == (1, -(-n * 64 // 125))
