@@ -81,12 +81,12 @@ def write_json(path: Path, data: dict) -> None:
 def bench_pretrain_step(domain, cfg, x: torch.Tensor) -> dict:
     """Seconds and FLOPs of one full optimisation step (forward, backward, AdamW, EMA) on the batch ``x``."""
     from jepa_core.data import mask_generator
-    from jepa_core.schedules import param_groups
+    from jepa_core.schedules import make_optimizer
 
     torch.manual_seed(0)
     batch_size = len(x)
     model = domain.build_model(cfg)
-    opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
+    opt = make_optimizer(model, lr=1e-4)  # as the training loop builds it
     masker = domain.mask_sampler(cfg, model.encoder.grid_for(tuple(x.shape[1:])))
     masks = masker(batch_size, mask_generator(0, 0))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 
@@ -29,3 +30,12 @@ def param_groups(model: nn.Module) -> list[dict]:
             continue
         (no_decay if param.ndim <= 1 or name.endswith(".bias") or "token" in name else decay).append(param)
     return [{"params": decay, "apply_wd": True}, {"params": no_decay, "apply_wd": False, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: nn.Module, *, lr: float, betas=(0.9, 0.999), weight_decay: float = 0.0) -> torch.optim.AdamW:
+    """AdamW over :func:`param_groups`, fused: one kernel per step instead of ~10 per parameter.
+
+    On CPU the default is a Python loop over parameters, which costs a tiny model (EEG: 100
+    parameters, ~1 M values) more than its EMA update; fused AdamW runs on CPU and CUDA alike.
+    """
+    return torch.optim.AdamW(param_groups(model), lr=lr, betas=tuple(betas), weight_decay=weight_decay, fused=True)

@@ -37,7 +37,7 @@ from jepa_core.domain import Domain
 from jepa_core.ema import momentum_at
 from jepa_core.eval.embed import embed_dataset
 from jepa_core.eval.rankme import rankme
-from jepa_core.schedules import cosine_lr, cosine_ramp, param_groups
+from jepa_core.schedules import cosine_lr, cosine_ramp, make_optimizer
 
 
 @dataclass
@@ -200,7 +200,7 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
     dataset = domain.pretrain_dataset(cfg)
     train_idx, eval_idx = split_eval(len(dataset), t.eval_samples, t.seed)
     model = domain.build_model(cfg)
-    optimizer = torch.optim.AdamW(param_groups(model), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    optimizer = make_optimizer(model, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
     start_step = _resume(fabric, ckpt_path, model, optimizer)
 
     raw = model

@@ -125,7 +125,7 @@ def main() -> None:
             boxes = frames[path]
             analysis = analyse_path(model_dir, path)
         else:
-            up = st.file_uploader(f"KITTI .bin, .npy, .pcd or .ply (up to {MAX_UPLOAD_MB} MB)",
+            up = st.file_uploader(f"KITTI .bin, .npy, .pcd, .ply or airborne .las (up to {MAX_UPLOAD_MB} MB)",
                                   type=[e.lstrip(".") for e in CLOUD_EXTS], key="lidar_upload",
                                   max_upload_size=MAX_UPLOAD_MB)  # fmt: skip
             if up is None:

@@ -23,6 +23,14 @@ class LidarDataConfig:
     flip: bool = True  # random mirror about the x axis (y -> -y)
     rotation: list[float] = field(default_factory=lambda: [-0.3927, 0.3927])  # rad about z
     scaling: list[float] = field(default_factory=lambda: [0.95, 1.05])
+    # Airborne tiles (domains/lidar/tile.py). Set crop_region [f0, f1] and every sample is a random crop of
+    # point_cloud_range's x/y size from a scan, inside the fractions f0..f1 of its x extent (west to east):
+    # points outside are never read into a sample, so f1 <= evaluate.py's --train-frac pretrains only on the
+    # train side. Crops are centred at x = y = 0 with z = 0 at the ground_percentile percentile of their z.
+    # Empty: every sample is a whole scan, as read.
+    crop_region: list[float] = field(default_factory=list)
+    crops_per_scan: int = 64  # samples per scan in one pass, when cropping
+    ground_percentile: float = 1.0  # the crop's label-free ground level (also used by evaluate.py's ALS task)
 
 
 @dataclass

@@ -69,19 +69,28 @@ class LidarDomain(Domain):
             point_cloud_range=list(d.point_cloud_range),
             num_points=d.num_points,
             aug={"flip": d.flip, "rotation": list(d.rotation), "scaling": list(d.scaling)},
+            crop_region=list(d.crop_region),
+            crops_per_scan=d.crops_per_scan,
+            ground_percentile=d.ground_percentile,
         )
 
     def training_data(self, cfg: DictConfig) -> dict:
         d = cfg.data
         files = select_clouds(d.sources, d.include, d.exclude)
-        return {"sources": list(d.sources), "exclude": list(d.exclude), "n_scans": len(files),
-                "scans": [str(f) for f in files]}  # fmt: skip
+        out = {"sources": list(d.sources), "exclude": list(d.exclude), "n_scans": len(files),
+               "scans": [str(f) for f in files]}  # fmt: skip
+        if d.crop_region:  # random crops of airborne tiles, only from this fraction of each tile's x extent
+            out["crop_region"] = list(d.crop_region)
+        return out
 
     def input_spec(self, cfg: DictConfig) -> dict:
         d = cfg.data
         grid = voxel_grid(d)
         return {
-            "frame": "LiDAR frame: x forward, y left, z up (m); KITTI Velodyne convention",
+            "frame": "airborne crop frame: x east, y north, z up (m); crop centre at the range's x/y centre, "
+            f"z = 0 at percentile {d.ground_percentile:g} of the crop's z"
+            if d.crop_region
+            else "LiDAR frame: x forward, y left, z up (m); KITTI Velodyne convention",
             "point_features": ["x", "y", "z", "intensity (reflectance 0-1)"],
             "model_input": f"(num_points={d.num_points}, 5): x, y, z, intensity, valid flag; padded or evenly subsampled",
             "point_cloud_range": list(d.point_cloud_range),

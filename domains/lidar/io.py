@@ -1,7 +1,9 @@
-"""LiDAR readers: point clouds (KITTI ``.bin``, ``.npy``, PCD/PLY) and KITTI labels/calib as LiDAR-frame boxes.
+"""LiDAR readers: point clouds (KITTI ``.bin``, ``.npy``, PCD/PLY, LAS/LAZ) and KITTI labels/calib as LiDAR-frame boxes.
 
 Frame convention (KITTI Velodyne): x forward, y left, z up, metres; a cloud is an ``(N, 4)`` float32
-array of x, y, z, intensity (reflectance in [0, 1]; 0 where the file has none).
+array of x, y, z, intensity (reflectance in [0, 1]; 0 where the file has none). LAS files (airborne,
+projected coordinates) come in a local frame instead: x east, y north, z up, metres from the centre of
+the tile's x/y bounding box and its lowest point (``domains/lidar/las.py``).
 
 Every failure on bad input raises :class:`jepa_core.errors.InputError` naming the file and the problem.
 """
@@ -15,7 +17,7 @@ import numpy as np
 
 from jepa_core.errors import InputError
 
-CLOUD_EXTS = (".bin", ".npy", ".pcd", ".ply")
+CLOUD_EXTS = (".bin", ".npy", ".pcd", ".ply", ".las", ".laz")
 IGNORED_CLASSES = ("DontCare",)
 MAX_BYTES = 128 * 1024**2  # one scan; 8M points as (N, 4) float32, 60x a KITTI scan. Checked before reading.
 
@@ -23,7 +25,7 @@ MAX_BYTES = 128 * 1024**2  # one scan; 8M points as (N, 4) float32, 60x a KITTI 
 def read_points(path: str | Path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Read one point cloud. Returns (N, 4) float32 x, y, z, intensity in the LiDAR frame.
 
-    A cloud whose declared size (file size, .npy header, PCD/PLY point count) exceeds ``max_bytes`` is
+    A cloud whose declared size (file size, .npy header, PCD/PLY/LAS point count) exceeds ``max_bytes`` is
     refused before any point is read.
     """
     path = Path(path)
@@ -36,6 +38,10 @@ def read_points(path: str | Path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
         points = _read_npy(path, max_bytes)
     elif ext in (".pcd", ".ply"):
         points = _read_open3d(path, max_bytes)
+    elif ext in (".las", ".laz"):
+        from domains.lidar.las import read_las  # laspy only when needed
+
+        points = read_las(path, max_bytes=max_bytes).points
     else:
         raise InputError(path, f"unsupported point-cloud format {ext!r}; use one of {', '.join(CLOUD_EXTS)}")
     return check_points(points, path)

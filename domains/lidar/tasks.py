@@ -1,4 +1,5 @@
-"""Labelled LiDAR frames in KITTI layouts, scene-disjoint splits, and per-BEV-cell labels and features.
+"""Labelled LiDAR frames in KITTI layouts, scene-disjoint splits, and per-BEV-cell labels and features
+(KITTI foreground from boxes, airborne ground from ASPRS classes).
 
 Layouts (``--data-dir``, either the folder itself or its ``training/`` subfolder):
 
@@ -127,10 +128,26 @@ def cell_labels(points: np.ndarray, boxes: list[Box3D], cells: np.ndarray, n_cel
     return {"count": count, "fg": fg, "cls": cls}
 
 
-def handcrafted_cell_features(points: np.ndarray, cells: np.ndarray, n_cells: int, centres: np.ndarray) -> np.ndarray:
-    """Per-cell statistics: log point count, z min/max/mean/std, intensity mean/max, range to the sensor.
+GROUND_CLASS = 2  # ASPRS ground; every other class is non-ground
 
-    Shape: points (N, 4), cells (N,), centres (n_cells, 2) -> (n_cells, 8).
+
+def ground_cell_labels(classes: np.ndarray, cells: np.ndarray, n_cells: int) -> dict[str, np.ndarray]:
+    """Per BEV cell: point count and ground (at least half of its points are ASPRS class 2).
+
+    Shape: classes (N,) ASPRS class of each point, cells (N,) flat cell of each point -> arrays of (n_cells,).
+    """
+    count = np.bincount(cells, minlength=n_cells)
+    ground = np.bincount(cells[classes == GROUND_CLASS], minlength=n_cells)
+    return {"count": count, "ground": (count > 0) & (ground * 2 >= count)}
+
+
+def handcrafted_cell_features(
+    points: np.ndarray, cells: np.ndarray, n_cells: int, centres: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-cell statistics: log point count, z min/max/mean/std, intensity mean/max, and with ``centres``
+    the range to the sensor (left out for airborne crops, which have no sensor position).
+
+    Shape: points (N, 4), cells (N,), centres (n_cells, 2) -> (n_cells, 8), or (n_cells, 7) without centres.
     """
     count = np.bincount(cells, minlength=n_cells).astype(np.float64)
     safe = np.maximum(count, 1)
@@ -144,7 +161,9 @@ def handcrafted_cell_features(points: np.ndarray, cells: np.ndarray, n_cells: in
     np.maximum.at(z_max, cells, z)
     np.maximum.at(i_max, cells, inten)
     i_mean = np.bincount(cells, inten, n_cells) / safe
-    rng = np.hypot(centres[:, 0], centres[:, 1])
-    feats = np.stack([np.log1p(count), z_min, z_max, z_mean, z_std, i_mean, i_max, rng], axis=1)
+    columns = [np.log1p(count), z_min, z_max, z_mean, z_std, i_mean, i_max]
+    if centres is not None:
+        columns.append(np.hypot(centres[:, 0], centres[:, 1]))
+    feats = np.stack(columns, axis=1)
     feats[count == 0, 1:3] = 0.0
     return feats

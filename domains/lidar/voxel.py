@@ -119,18 +119,28 @@ def pad_points(points: np.ndarray, num_points: int, rng: np.random.Generator | N
 
     Clouds with more points are subsampled at random (``rng``) or, without ``rng``, evenly.
     """
-    n = len(points)
-    if n > num_points:
-        pick = rng.choice(n, num_points, replace=False) if rng is not None else np.linspace(0, n - 1, num_points)
-        points = points[np.sort(pick.astype(np.int64))]
+    if len(points) > num_points:
+        points = points[subsample_indices(len(points), num_points, rng)]
     out = np.zeros((num_points, 5), dtype=np.float32)
     out[: len(points), :4] = points[:, :4]
     out[: len(points), 4] = 1.0
     return out
 
 
+def subsample_indices(n: int, num_points: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Sorted indices of ``min(n, num_points)`` of ``n`` points: at random with ``rng``, else evenly spaced."""
+    if n <= num_points:
+        return np.arange(n)
+    pick = rng.choice(n, num_points, replace=False) if rng is not None else np.linspace(0, n - 1, num_points)
+    return np.sort(pick.astype(np.int64))
+
+
+def range_mask(points: np.ndarray, point_cloud_range) -> np.ndarray:
+    """Points inside [lo, hi) on every axis. Shape: (N, >=3) -> (N,) bool."""
+    r = np.asarray(point_cloud_range, dtype=np.float32)
+    return ((points[:, :3] >= r[:3]) & (points[:, :3] < r[3:])).all(axis=1)
+
+
 def crop_to_range(points: np.ndarray, point_cloud_range) -> np.ndarray:
     """Points inside [lo, hi) on every axis. Shape: (N, C) -> (M, C)."""
-    r = np.asarray(point_cloud_range, dtype=np.float32)
-    keep = ((points[:, :3] >= r[:3]) & (points[:, :3] < r[3:])).all(axis=1)
-    return points[keep]
+    return points[range_mask(points, point_cloud_range)]

@@ -50,6 +50,25 @@ class _ConvPatch(Tokenizer):
         tokens = self.proj(x)  # (B, D, *grid)
         return torch.movedim(tokens, 1, -1)  # (B, *grid, D)
 
+    def embed_kept(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Embed only the patches at flat grid indices ``keep``: what ``forward`` then a gather gives.
+
+        The context encoder sees a fraction of the tokens (EEG: ~5 %); embedding every patch and
+        back-propagating through all of them cost more than the rest of its tokenizer work.
+        Shape: x (B, C, *spatial), keep (B, K) -> (B, K, D).
+        """
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"expected {self.in_channels} input channels, got {x.shape[1]}")
+        grid = self.grid_for(tuple(x.shape[1:]))
+        x = x[(slice(None), slice(None), *(slice(0, g * p) for g, p in zip(grid, self.patch, strict=True)))]
+        axes = "".join(f" (g{i} p{i})" for i in range(len(grid)))
+        grid_axes = " ".join(f"g{i}" for i in range(len(grid)))
+        patch_axes = " ".join(f"p{i}" for i in range(len(grid)))
+        sizes = {f"p{i}": p for i, p in enumerate(self.patch)}
+        patches = rearrange(x, f"b c{axes} -> b ({grid_axes}) (c {patch_axes})", **sizes)  # (B, N, C * P)
+        kept = torch.gather(patches, 1, keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
+        return nn.functional.linear(kept, self.proj.weight.flatten(1), self.proj.bias)
+
 
 class PatchEmbed1D(_ConvPatch):
     """Time patches across all channels (ECG-JEPA style). Shape: (B, C, T) -> (B, T // p, D)."""

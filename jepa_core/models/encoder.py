@@ -61,10 +61,15 @@ class TokenEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Shape: x (B, ...) , keep (B, K) or None -> (B, K or N, D)."""
-        tokens, grid = flatten_grid(self.tokenizer(x))  # (B, N, D)
-        tokens = tokens + sincos_pos_embed(self.embed_dim, grid).to(tokens)
-        if keep is not None:
-            tokens = apply_mask(tokens, keep)
+        if keep is not None and hasattr(self.tokenizer, "embed_kept"):  # embed the kept patches only
+            tokens = self.tokenizer.embed_kept(x, keep)  # (B, K, D)
+            pos = sincos_pos_embed(self.embed_dim, self.tokenizer.grid_for(tuple(x.shape[1:]))).to(tokens)
+            tokens = tokens + apply_mask(pos.expand(len(tokens), -1, -1), keep)
+        else:
+            tokens, grid = flatten_grid(self.tokenizer(x))  # (B, N, D)
+            tokens = tokens + sincos_pos_embed(self.embed_dim, grid).to(tokens)
+            if keep is not None:
+                tokens = apply_mask(tokens, keep)
         for block in self.blocks:
             tokens = block(tokens)
         return self.norm(tokens)

@@ -1,8 +1,9 @@
-"""LiDAR corpus: KITTI tracking scan 000000 cut, shifted, re-encoded (.npy/.pcd/.ply) and patched."""
+"""LiDAR corpus: KITTI tracking scan 000000 cut, shifted, re-encoded (.npy/.pcd/.ply/.las) and patched."""
 
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from tests.hardening.corpus import SAMPLES, Case, garbage, png_bytes, sparse_fil
 
 SCAN = SAMPLES / "lidar" / "kitti_tracking" / "training" / "velodyne_fov" / "000000.bin"
 OUTSIDE = "outside point_cloud_range"
+LAS_GARBAGE = "not a readable LAS file"  # the random header fails the signature-version checks
 
 
 def _points() -> np.ndarray:
@@ -34,6 +36,19 @@ def _open3d(root: Path, name: str, points: np.ndarray) -> Path:
     return write_points(root / name, points)
 
 
+def _las(root: Path, name: str, points: np.ndarray, keys: dict[int, int] | None = None) -> Path:
+    from tests.domains.lidar.las_data import write_las
+
+    return write_las(root / name, points[:, :3].astype(np.float64), intensity=points[:, 3] * 65535, keys=keys)
+
+
+def _las_patch(path: Path, name: str, offset: int, value: bytes) -> Path:
+    """A copy of ``path`` with ``value`` written at byte ``offset`` of its header."""
+    content = bytearray(path.read_bytes())
+    content[offset : offset + len(value)] = value
+    return _write(path.parent, name, bytes(content))
+
+
 def _patch(path: Path, out: Path, old: bytes, new: bytes) -> Path:
     content = path.read_bytes()
     head, sep, rest = content.partition(b"DATA" if path.suffix == ".pcd" else b"end_header")
@@ -50,6 +65,7 @@ def build(root: Path) -> list[Case]:
     far = pts.copy()
     far[:, 0] += 1000.0
     pcd, ply = _open3d(r, "good.pcd", pts[:2000]), _open3d(r, "good.ply", pts[:2000])
+    las = _las(r, "scan.las", pts[:2000])
     header_npy = _npy(r, "_tmp.npy", pts[:10]).read_bytes()
     (r / "_tmp.npy").unlink()
     huge_npy = header_npy.replace(b"(10, 4)", b"(100000000000, 4)")  # header length unchanged (padded)
@@ -132,11 +148,38 @@ def build(root: Path) -> list[Case]:
         Case("ply-nan", _open3d(r, "ply_nan.ply", nan[:2000]), "nonfinite", "points hold NaN"),
         Case("png-as-pcd", _write(r, "png_named.pcd", png_bytes()), "wrong-ext", "not a PCD file"),
         Case(
-            "las-unsupported",
-            _write(r, "scan.las", b"LASF" + garbage(400, seed=7)),
+            "e57-unsupported",
+            _write(r, "scan.e57", b"ASTM-E57" + garbage(400, seed=7)),
             "unsupported",
-            "unsupported point-cloud format '.las'",
+            "unsupported point-cloud format '.e57'",
         ),
+        Case("las-valid", las, "valid", None, checks=("finite",)),  # no CRS: metres assumed, local origin
+        Case("las-truncated", _write(r, "las_cut.las", las.read_bytes()[:20000]), "truncated", "truncated"),
+        Case("las-signature", _las_patch(las, "las_sig.las", 0, b"LASX"), "header", "not a readable LAS file"),
+        Case(
+            "las-huge-count",
+            _las_patch(las, "las_huge.las", 107, struct.pack("<I", 4_000_000_000)),  # legacy point count
+            "huge",
+            "exceeds the memory budget",
+        ),
+        Case(
+            "las-no-points", _las_patch(las, "las_none.las", 107, struct.pack("<I", 0)), "empty", r"empty \(0 points\)"
+        ),
+        Case("las-empty-file", _write(r, "las_empty.las", b""), "empty", "not a readable LAS file"),
+        Case(
+            "las-nan-scale",
+            _las_patch(las, "las_nan.las", 131, struct.pack("<d", float("nan"))),  # x scale factor
+            "nonfinite",
+            "points hold NaN",
+        ),
+        Case(
+            "laz-no-backend",
+            _las_patch(las, "laz_packed.laz", 104, bytes([las.read_bytes()[104] | 0x80])),  # compression bit
+            "header",
+            "need a LAZ backend|not a readable LAS file",
+        ),
+        Case("las-geographic", _las(r, "las_degrees.las", pts[:2000], {1024: 2}), "header", "geographic"),
+        Case("las-garbage", _write(r, "las_garbage.las", b"LASF" + garbage(400, seed=8)), "garbage", LAS_GARBAGE),
         Case(
             "dir-named-bin",
             r / "dir_scan.bin",

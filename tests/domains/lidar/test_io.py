@@ -57,7 +57,8 @@ def test_npy_xyz_only_gets_zero_intensity(tmp_path):
         ("nan.npy", None, "NaN"),
         ("bad.npy", b"not numpy", "not a readable .npy"),
         ("shape.npy", np.zeros((4, 7), np.float32), "(N, 3) or (N, 4)"),
-        ("x.las", b"abc", "unsupported point-cloud format"),
+        ("x.e57", b"abc", "unsupported point-cloud format"),
+        ("x.las", b"abc", "not a readable LAS file"),
     ],
 )
 def test_broken_inputs(tmp_path, name, content, message):
