@@ -148,7 +148,8 @@ def check_edf_header(path: Path, kind: str) -> list[str]:
         per_record = [int(_field(sig, 216 * n_signals + 8 * i, 216 * n_signals + 8 * i + 8)) for i in range(n_signals)]
     except ValueError:
         raise InputError(path, "header field 'samples per record' is not a number") from None
-    _check_ranges(path, sig, n_signals)
+    labels = [_field(sig, 16 * i, 16 * i + 16) for i in range(n_signals)]
+    _check_ranges(path, sig, labels)
     if duration <= 0 or min(per_record) <= 0:
         raise InputError(path, f"header declares record duration {duration} s and samples {min(per_record)}")
     rate = max(per_record) / duration
@@ -169,7 +170,7 @@ def check_edf_header(path: Path, kind: str) -> list[str]:
         )
     if n_records * max(per_record) * n_signals * 8 > MAX_BYTES:
         raise InputError(path, f"declared size ({n_records} records x {n_signals} signals) exceeds the memory budget")
-    return [_field(sig, 16 * i, 16 * i + 16) for i in range(n_signals)]
+    return labels
 
 
 def _wanted_labels(labels: Sequence[str], wanted: Sequence[str]) -> list[str]:
@@ -186,12 +187,12 @@ def _wanted_labels(labels: Sequence[str], wanted: Sequence[str]) -> list[str]:
     return out
 
 
-def _check_ranges(path: Path, sig: bytes, n_signals: int) -> None:
+def _check_ranges(path: Path, sig: bytes, labels: list[str]) -> None:
     """Physical and digital ranges of every signal: numbers, digital max > min, physical max != min.
 
     Either broken range makes the gain 0 or infinite, so every sample would decode as a constant or inf.
     """
-    labels = [_field(sig, 16 * i, 16 * i + 16) for i in range(n_signals)]
+    n_signals = len(labels)
     for name, lo_at, hi_at in (("physical", 104, 112), ("digital", 120, 128)):
         try:
             lo = [

@@ -12,6 +12,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from jepa_core.masking import apply_mask
+
 
 class Tokenizer(nn.Module, ABC):
     """Base class: ``forward(x)`` returns tokens laid out on their grid.
@@ -66,8 +68,7 @@ class _ConvPatch(Tokenizer):
         patch_axes = " ".join(f"p{i}" for i in range(len(grid)))
         sizes = {f"p{i}": p for i, p in enumerate(self.patch)}
         patches = rearrange(x, f"b c{axes} -> b ({grid_axes}) (c {patch_axes})", **sizes)  # (B, N, C * P)
-        kept = torch.gather(patches, 1, keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
-        return nn.functional.linear(kept, self.proj.weight.flatten(1), self.proj.bias)
+        return nn.functional.linear(apply_mask(patches, keep), self.proj.weight.flatten(1), self.proj.bias)
 
 
 class PatchEmbed1D(_ConvPatch):
