@@ -56,9 +56,12 @@ def pretrain_main(domain: Domain, default_config: Path | None, argv: Sequence[st
     """
     try:
         cfg = pretrain_config(domain, default_config, argv)
-        from jepa_core.train import train  # heavy import (Lightning) only after --help and a valid config
+        from jepa_core.train import close_world, train  # heavy import (Lightning) only after --help and a valid config
 
-        result = train(domain, cfg)
+        try:
+            result = train(domain, cfg)
+        finally:
+            close_world()
     except (ConfigError, InputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

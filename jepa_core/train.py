@@ -64,6 +64,16 @@ def launch_world(devices: str, num_nodes: int) -> tuple[int | str, int]:
     return "auto", num_nodes
 
 
+def close_world() -> None:
+    """Destroy the DDP process group, if any, before the process exits.
+
+    Leaving it to interpreter shutdown lets gloo's threads die in arbitrary order, which now and then
+    aborts a finished run with "terminate called without an active exception" (a non-zero exit).
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def make_fabric(cfg: DictConfig) -> Fabric:
     """Fabric from ``cfg.train``; strategy "auto" is DDP (gloo on CPU, NCCL on GPU) for > 1 process."""
     t = cfg.train

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from jepa_core.cli import pretrain_config
-from jepa_core.train import train
+from jepa_core.train import close_world, train
 from tests.core.toy_domain import ToyDomain
 
 
@@ -46,9 +46,12 @@ def main(argv: list[str]) -> int:
     pre.add_argument("--ranks-report", type=Path)
     extra, rest = pre.parse_known_args(argv)
     domain = ToyDomain()
-    result = train(domain, pretrain_config(domain, None, rest))
-    if extra.ranks_report:
-        ranks_report(result.model, extra.ranks_report)
+    try:
+        result = train(domain, pretrain_config(domain, None, rest))
+        if extra.ranks_report:
+            ranks_report(result.model, extra.ranks_report)
+    finally:
+        close_world()
     print(f"done: {result.steps} steps")
     return 0
 
