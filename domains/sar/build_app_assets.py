@@ -3,9 +3,11 @@
     python domains/sar/build_app_assets.py --model models/sar-tiny --train-dir ../shared/data/sar/MSTAR-10/train
 
 Writes, next to the encoder (each file atomically): ``probes/mstar-soc.json`` (class-balanced
-logistic regression on the mean-pooled embedding of every training chip given) and
-``references/mstar-soc.npz`` (emb float32, label, id: at most ``--per-class`` training chips per
-class, a fixed seed). Use training-side chips only (MSTAR 17 deg).
+logistic regression on the ``--pool`` embedding of every training chip given, default ``grid4``:
+the 4 x 4 grid of token means, which keeps where on the chip a feature sits; the pool is recorded
+in the probe's ``meta`` and as the card's ``downstream_pooling``) and ``references/mstar-soc.npz`` (mean-pooled emb float32, label, id: at
+most ``--per-class`` training chips per class, a fixed seed) for the app's map. Use training-side
+chips only (MSTAR 17 deg).
 """
 
 from __future__ import annotations
@@ -19,36 +21,34 @@ from pathlib import Path
 
 import numpy as np
 
-from domains.sar.embed import chip_embeddings
+from domains.sar.embed import POOLS, chip_embeddings
 from domains.sar.eval_mstar import load_chips
 from domains.sar.tasks import load_split
-from jepa_core.checkpoint import atomic_write
+from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import SavedLinearProbe, linear_probe
+from jepa_core.eval.references import class_counts, stratified_subsample
 from jepa_core.pretrained import load_pretrained
 
 TASK = "mstar-soc"
 
 
-def stratified_subsample(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
-    """Sorted indices of at most ``per_class`` random items of each class."""
-    rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]))
-
-
-def build_assets(model_dir: Path, train_dir: Path, *, per_class: int = 60, log: Callable[[str], None] = print) -> None:
+def build_assets(
+    model_dir: Path, train_dir: Path, *, per_class: int = 60, pool: str = "grid4", log: Callable[[str], None] = print
+) -> None:
     pre = load_pretrained(model_dir, domain="sar")
     split = load_split(train_dir)
     chips = load_chips(split, pre.cfg.data, desc="train chips")
-    emb = chip_embeddings(pre.encoder, chips.x)
-    probe = linear_probe(emb, chips.labels, emb)
-    counts = {str(c): int(n) for c, n in zip(*np.unique(chips.labels, return_counts=True), strict=True)}
+    emb, features = chip_embeddings(pre.encoder, chips.x, pool=("mean", pool))
+    probe = linear_probe(features, chips.labels, features)
     meta = {
         "task": TASK,
-        "features": "mean-pooled encoder tokens",
+        "features": f"{pool}-pooled encoder tokens",
+        "pool": pool,
+        "encoder_sha256": pre.sha256,
         "train_dir": str(train_dir),
         "n_train": len(chips.ids),
-        "class_counts": counts,
+        "class_counts": class_counts(chips.labels),
         "train_accuracy": float((probe.pred == chips.labels).mean()),
     }
     saved = SavedLinearProbe.from_pipeline(probe.model, meta=meta)
@@ -66,6 +66,9 @@ def build_assets(model_dir: Path, train_dir: Path, *, per_class: int = 60, log: 
         id=np.array(chips.ids)[idx].astype(str),
     )
     atomic_write(refs / f"{TASK}.npz", lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
+    card = read_card(model_dir)
+    card["downstream_pooling"] = pool  # evaluate.py's default --pool for this model
+    write_card(model_dir, card)
     log(f"probe on {len(chips.ids)} chips (train accuracy {meta['train_accuracy']:.3f}); {len(idx)} references")
 
 
@@ -74,9 +77,10 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[2] / "models" / "sar-tiny")
     p.add_argument("--train-dir", type=Path, required=True, help="MSTAR training chips, <dir>/<CLASS>/*.jpeg")
     p.add_argument("--per-class", type=int, default=60, help="reference chips per class")
+    p.add_argument("--pool", choices=POOLS, default="grid4", help="token pooling of the probe's features")
     args = p.parse_args(argv)
     try:
-        build_assets(args.model, args.train_dir, per_class=args.per_class)
+        build_assets(args.model, args.train_dir, per_class=args.per_class, pool=args.pool)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """MSTAR SOC evaluation: full-label linear probe and k-shot probes for each method.
 
 Every method is scored on the full 15 deg test set. Probe methods (``jepa``, ``jepa_ema``,
-``random_init``, ``handcrafted``) fit a class-balanced logistic regression on frozen features;
+``random_init``, ``handcrafted``, ``handcrafted_hog``) fit a class-balanced logistic regression on frozen features;
 ``supervised`` trains a small CNN from scratch on the same chips (all, or the same k shots).
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from domains.sar.baselines import centre_crop, handcrafted_features, predict_cnn, train_cnn
+from domains.sar.baselines import centre_crop, handcrafted_features, predict_cnn, thumbnail_features, train_cnn
 from domains.sar.dataset import load_chip
 from domains.sar.embed import chip_embeddings
 from domains.sar.tasks import Split
@@ -102,5 +102,7 @@ def encoder_features(pre: Pretrained, pool: str) -> Callable[[torch.Tensor], np.
     return lambda x: chip_embeddings(pre.encoder, x, pool=pool)
 
 
-def handcrafted(db_scale: float) -> Callable[[torch.Tensor], np.ndarray]:
-    return lambda x: handcrafted_features(x[:, 0].numpy() * db_scale)
+def handcrafted(db_scale: float, kind: str = "thumbnail") -> Callable[[torch.Tensor], np.ndarray]:
+    """``thumbnail``: smoothed, 4 x 4-pooled dB image; ``hog``: HOG + radial power spectrum."""
+    fn = {"thumbnail": thumbnail_features, "hog": handcrafted_features}[kind]
+    return lambda x: fn(x[:, 0].numpy() * db_scale)

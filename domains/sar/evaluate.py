@@ -5,7 +5,8 @@
 
 Methods: ``jepa`` (frozen encoder + class-balanced logistic regression), ``jepa_ema`` (the same for
 an encoder pretrained with EMA latent targets, when --ema-checkpoint exists), ``random_init`` (same
-architecture, random weights), ``handcrafted`` (HOG + radial power spectrum), ``supervised`` (small
+architecture, random weights), ``handcrafted`` (the chip's dB image smoothed and pooled to 16 x 16),
+``handcrafted_hog`` (HOG + radial power spectrum), ``supervised`` (small
 CNN from scratch). Each: a probe on all training chips, and k-shot probes (k = 1, 5, 10, 20 chips per
 class, one draw per seed) scored on the full test set.
 """
@@ -23,7 +24,7 @@ from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sar-tiny"
-METHODS = ("jepa", "jepa_ema", "random_init", "handcrafted", "supervised")
+METHODS = ("jepa", "jepa_ema", "random_init", "handcrafted", "handcrafted_hog", "supervised")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,7 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ema-checkpoint", type=Path, help="encoder pretrained with EMA latent targets (method jepa_ema)")
     p.add_argument("--data-dir", type=Path, required=True, help="MSTAR-10 folder with train/<CLASS>/ and test/<CLASS>/")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="k-shot draws (and CNN init) seeds")
-    p.add_argument("--pool", choices=POOLS, default="mean", help="token pooling for the probe features")
+    p.add_argument(
+        "--pool", choices=POOLS, help="token pooling for the probe features (default: the model card's, else mean)"
+    )
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
@@ -44,6 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def evaluate(args: argparse.Namespace) -> dict:
     pre = load_pretrained(args.checkpoint, domain="sar")
+    pool = args.pool or pre.card.get("downstream_pooling", "mean")
     data, size = pre.cfg.data, pre.cfg.data.size
     train_split, test_split = mstar_soc(args.data_dir)
     train = load_chips(train_split, data, margin=MARGIN, desc="train chips")
@@ -51,18 +55,20 @@ def evaluate(args: argparse.Namespace) -> dict:
     notes: list[str] = []
     features = {}
     if "jepa" in args.methods:
-        features["jepa"] = encoder_features(pre, args.pool)
+        features["jepa"] = encoder_features(pre, pool)
     if "jepa_ema" in args.methods:
         if args.ema_checkpoint and args.ema_checkpoint.exists():
             ema = load_pretrained(args.ema_checkpoint, domain="sar")
-            features["jepa_ema"] = encoder_features(ema, args.pool)
+            features["jepa_ema"] = encoder_features(ema, pool)
         else:
             notes.append(f"jepa_ema skipped: no --ema-checkpoint ({args.ema_checkpoint})")
     if "random_init" in args.methods:
         rand = random_encoder(pre, seed=args.seeds[0])
-        features["random_init"] = lambda x: chip_embeddings(rand, x, pool=args.pool)
+        features["random_init"] = lambda x: chip_embeddings(rand, x, pool=pool)
     if "handcrafted" in args.methods:
         features["handcrafted"] = handcrafted(data.db_scale)
+    if "handcrafted_hog" in args.methods:
+        features["handcrafted_hog"] = handcrafted(data.db_scale, "hog")
     results = run_mstar(features, train, test, size=size, seeds=args.seeds, supervised="supervised" in args.methods)
     return {
         "task": "mstar-soc",
@@ -73,18 +79,20 @@ def evaluate(args: argparse.Namespace) -> dict:
         "ema_checkpoint": str(args.ema_checkpoint) if args.ema_checkpoint else None,
         "encoder_sha256": pre.sha256,
         "encoder_used_downstream": pre.card.get("encoder_used_downstream"),
-        "pool": args.pool,
+        "pool": pool,
         "seeds": args.seeds,
         "notes": notes,
     }
 
 
 def format_table(report: dict) -> str:
-    lines = [f"task {report['task']} (accuracy; k-shot mean ± std over {len(report['seeds'])} seeds)"]
-    lines.append(f"{'method':<12}{'all labels':>12}" + "".join(f"{k + '-shot':>16}" for k in ("1", "5", "10", "20")))
+    lines = [
+        f"task {report['task']} (accuracy; k-shot mean ± std over {len(report['seeds'])} seeds; pool {report['pool']})"
+    ]
+    lines.append(f"{'method':<16}{'all labels':>12}" + "".join(f"{k + '-shot':>16}" for k in ("1", "5", "10", "20")))
     for name, r in report["results"].items():
         shots = "".join(f"{r['kshot'][k]['mean']:>10.3f}±{r['kshot'][k]['std']:.3f}" for k in ("1", "5", "10", "20"))
-        lines.append(f"{name:<12}{r['accuracy']:>12.3f}{shots}")
+        lines.append(f"{name:<16}{r['accuracy']:>12.3f}{shots}")
     lines += report["notes"]
     return "\n".join(lines)
 
@@ -99,7 +107,8 @@ def card_entry(report: dict) -> tuple[str, dict]:
         }
         for name, r in report["results"].items()
     }
-    return report["task"], {"split": {"train": report["train"], "test": report["test"]}, "results": results}
+    split = {"train": report["train"], "test": report["test"]}
+    return report["task"], {"split": split, "pool": report["pool"], "results": results}
 
 
 def main(argv=None) -> int:

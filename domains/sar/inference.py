@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from domains.sar.domain import radii
-from domains.sar.embed import chip_embeddings
+from domains.sar.embed import POOLS, chip_embeddings, pooled_dim
 from domains.sar.io import SarImage, read_sar
 from domains.sar.preprocess import Chip, prepare_chip
 from domains.sar.targets import GradientTargets
@@ -84,7 +84,13 @@ class SarAnalyser:
                 self.ref_emb, self.ref_label = data["emb"].astype(np.float32), data["label"].astype(str)
         except (OSError, KeyError, ValueError) as err:
             raise InputError(ref_path, f"not a reference file with emb/label arrays ({err})") from None
-        if self.ref_emb.shape[1] != self.probe.mean.shape[0] or self.ref_emb.shape[1] != self.pre.encoder.embed_dim:
+        self.probe_pool = str(self.probe.meta.get("pool", "mean"))  # assets built before grid pooling: mean
+        if self.probe_pool not in POOLS:
+            raise InputError(
+                probe_path, f"unknown pool {self.probe_pool!r}; rebuild with domains/sar/build_app_assets.py"
+            )
+        dim = self.pre.encoder.embed_dim
+        if self.ref_emb.shape[1] != dim or self.probe.mean.shape[0] != pooled_dim(dim, self.probe_pool):
             raise InputError(self.model_dir, "probe, references and encoder disagree on the embedding size")
         self.map_mean, self.map_axes = pca_2d(self.ref_emb)
         self.ref_xy = (self.ref_emb - self.map_mean) @ self.map_axes.T
@@ -103,7 +109,7 @@ class SarAnalyser:
         x = torch.from_numpy(chip.x)[None]  # (1, 1, size, size)
         with torch.no_grad():
             gradients = self.targets.maps(x)[0].numpy()
-        emb = chip_embeddings(self.pre.encoder, x)[0]
+        (emb,), (features,) = chip_embeddings(self.pre.encoder, x, pool=("mean", self.probe_pool))
         return SarAnalysis(
             image=image,
             chip=chip,
@@ -111,7 +117,7 @@ class SarAnalyser:
             gradients=gradients,
             embedding=emb,
             classes=self.probe.classes,
-            proba=self.probe.predict_proba(emb[None].astype(np.float64))[0],
+            proba=self.probe.predict_proba(features[None].astype(np.float64))[0],
             map_xy=(emb - self.map_mean) @ self.map_axes.T,
             ref_xy=self.ref_xy,
             ref_label=self.ref_label,

@@ -3,7 +3,14 @@
 import numpy as np
 import torch
 
-from domains.sar.baselines import handcrafted_features, hog_features, predict_cnn, radial_spectrum, train_cnn
+from domains.sar.baselines import (
+    handcrafted_features,
+    hog_features,
+    predict_cnn,
+    radial_spectrum,
+    thumbnail_features,
+    train_cnn,
+)
 
 
 def test_hog_sees_edge_orientation():
@@ -17,6 +24,17 @@ def test_radial_spectrum_is_rotation_invariant_for_a_90_degree_turn():
     x = np.random.default_rng(0).normal(size=(2, 64, 64)).astype(np.float32)
     np.testing.assert_allclose(radial_spectrum(x), radial_spectrum(np.rot90(x, axes=(1, 2)).copy()), rtol=1e-4)
     assert np.isfinite(handcrafted_features(np.zeros((1, 64, 64), np.float32))).all()
+
+
+def test_thumbnail_keeps_where_the_energy_is():
+    db = np.full((2, 64, 64), -5.0, np.float32)
+    db[1, 8:12, 40:44] = 20.0  # a bright scatterer inside cell (row 2, col 10) of the 16 x 16 grid
+    f = thumbnail_features(db)
+    assert f.shape == (2, 256)
+    np.testing.assert_allclose(f[0], -5.0, atol=1e-5)  # a constant chip stays constant
+    grid = f[1].reshape(16, 16)
+    assert np.unravel_index(grid.argmax(), grid.shape) == (2, 10)
+    assert thumbnail_features(np.zeros((1, 66, 66), np.float32)).shape == (1, 17 * 17)  # ragged edge blocks
 
 
 def test_cnn_trains_and_predicts_probabilities():

@@ -1,0 +1,62 @@
+"""The analyser applies the probe to the pooling it was fitted on; older mean-pooled assets still load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from domains.sar.build_app_assets import build_assets
+from domains.sar.embed import chip_embeddings
+from domains.sar.inference import SarAnalyser
+from domains.sar.io import read_sar
+from domains.sar.preprocess import prepare_chip
+from jepa_core.errors import InputError
+
+SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples" / "sar"
+
+
+def _chip(analyser: SarAnalyser) -> tuple[Path, torch.Tensor]:
+    path = next((SAMPLES / "mstar" / "test").rglob("*.jpeg"))
+    d = analyser.pre.cfg.data
+    chip = prepare_chip(read_sar(path, scale=d.scale), size=d.size, band=None, floor_db=d.floor_db,
+                        db_scale=d.db_scale, min_size=d.min_size)  # fmt: skip
+    return path, torch.from_numpy(chip.x)[None]
+
+
+@pytest.mark.parametrize("pool", ["grid4", "mean"])
+def test_probe_sees_the_features_it_was_fitted_on(sar_test_model: Path, tmp_path: Path, pool: str):
+    model = tmp_path / "model"
+    shutil.copytree(sar_test_model, model)
+    build_assets(model, SAMPLES / "mstar" / "train", per_class=3, pool=pool, log=lambda msg: None)
+    analyser = SarAnalyser(model)
+    assert analyser.probe.meta["pool"] == pool
+    path, x = _chip(analyser)
+    got = analyser.analyse(path)
+    features = chip_embeddings(analyser.pre.encoder, x, pool=pool)
+    np.testing.assert_allclose(got.proba, analyser.probe.predict_proba(features.astype(np.float64))[0], atol=1e-6)
+    np.testing.assert_allclose(got.embedding, chip_embeddings(analyser.pre.encoder, x)[0], atol=1e-6)
+    assert got.embedding.shape == (analyser.pre.encoder.embed_dim,)  # the map stays mean-pooled
+
+
+def test_legacy_probe_without_pool_is_mean_and_a_mismatch_is_refused(sar_test_model: Path, tmp_path: Path):
+    model = tmp_path / "model"
+    shutil.copytree(sar_test_model, model)
+    build_assets(model, SAMPLES / "mstar" / "train", per_class=3, pool="mean", log=lambda msg: None)
+    probe_path = model / "probes" / "mstar-soc.json"
+    probe = json.loads(probe_path.read_text())
+    del probe["meta"]["pool"]  # as written before grid pooling
+    probe_path.write_text(json.dumps(probe))
+    assert SarAnalyser(model).probe_pool == "mean"
+    probe["meta"]["pool"] = "grid4"  # claims grid4 but holds mean-sized weights
+    probe_path.write_text(json.dumps(probe))
+    with pytest.raises(InputError, match="disagree on the embedding size"):
+        SarAnalyser(model)
+    probe["meta"]["pool"] = "max"
+    probe_path.write_text(json.dumps(probe))
+    with pytest.raises(InputError, match="unknown pool 'max'"):
+        SarAnalyser(model)
