@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from domains.sar.tasks import load_split
 from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import SavedLinearProbe, linear_probe
-from jepa_core.eval.references import class_counts, stratified_subsample
+from jepa_core.eval.references import class_counts, stratified_subsample, write_probe
 from jepa_core.pretrained import load_pretrained
 
 TASK = "mstar-soc"
@@ -52,9 +51,8 @@ def build_assets(
         "train_accuracy": float((probe.pred == chips.labels).mean()),
     }
     saved = SavedLinearProbe.from_pipeline(probe.model, meta=meta)
-    probes = model_dir / "probes"
-    probes.mkdir(parents=True, exist_ok=True)
-    atomic_write(probes / f"{TASK}.json", lambda tmp: Path(tmp).write_text(json.dumps(saved.to_dict())))
+    (model_dir / "probes").mkdir(parents=True, exist_ok=True)
+    write_probe(model_dir / "probes" / f"{TASK}.json", saved)
     idx = stratified_subsample(chips.labels, per_class)
     refs = model_dir / "references"
     refs.mkdir(parents=True, exist_ok=True)

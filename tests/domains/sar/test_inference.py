@@ -13,19 +13,9 @@ import torch
 from domains.sar.build_app_assets import build_assets
 from domains.sar.embed import chip_embeddings
 from domains.sar.inference import SarAnalyser
-from domains.sar.io import read_sar
-from domains.sar.preprocess import prepare_chip
 from jepa_core.errors import InputError
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples" / "sar"
-
-
-def _chip(analyser: SarAnalyser) -> tuple[Path, torch.Tensor]:
-    path = next((SAMPLES / "mstar" / "test").rglob("*.jpeg"))
-    d = analyser.pre.cfg.data
-    chip = prepare_chip(read_sar(path, scale=d.scale), size=d.size, band=None, floor_db=d.floor_db,
-                        db_scale=d.db_scale, min_size=d.min_size)  # fmt: skip
-    return path, torch.from_numpy(chip.x)[None]
 
 
 @pytest.mark.parametrize("pool", ["grid4", "mean"])
@@ -35,8 +25,8 @@ def test_probe_sees_the_features_it_was_fitted_on(sar_test_model: Path, tmp_path
     build_assets(model, SAMPLES / "mstar" / "train", per_class=3, pool=pool, log=lambda msg: None)
     analyser = SarAnalyser(model)
     assert analyser.probe.meta["pool"] == pool
-    path, x = _chip(analyser)
-    got = analyser.analyse(path)
+    got = analyser.analyse(next((SAMPLES / "mstar" / "test").rglob("*.jpeg")))
+    x = torch.from_numpy(got.chip.x)[None]  # the model input the analyser prepared
     features = chip_embeddings(analyser.pre.encoder, x, pool=pool)
     np.testing.assert_allclose(got.proba, analyser.probe.predict_proba(features.astype(np.float64))[0], atol=1e-6)
     np.testing.assert_allclose(got.embedding, chip_embeddings(analyser.pre.encoder, x)[0], atol=1e-6)
