@@ -3,7 +3,8 @@
     python domains/sar/build_app_assets.py --model models/sar-tiny --train-dir ../shared/data/sar/MSTAR-10/train
 
 Writes, next to the encoder (each file atomically): ``probes/mstar-soc.json`` (class-balanced
-logistic regression on the ``--pool`` embedding of every training chip given, default ``grid4``:
+logistic regression, C chosen by 5-fold cross-validation, on the ``--pool`` embedding of every
+training chip given, default ``grid4``:
 the 4 x 4 grid of token means, which keeps where on the chip a feature sits; the pool is recorded
 in the probe's ``meta`` and as the card's ``downstream_pooling``) and ``references/mstar-soc.npz`` (mean-pooled emb float32, label, id: at
 most ``--per-class`` training chips per class, a fixed seed) for the app's map. Use training-side
@@ -25,7 +26,7 @@ from domains.sar.eval_mstar import load_chips
 from domains.sar.tasks import load_split
 from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import SavedLinearProbe, linear_probe
+from jepa_core.eval.probes import SavedLinearProbe, linear_probe, probe_c_arg, select_c
 from jepa_core.eval.references import class_counts, stratified_subsample, write_probe
 from jepa_core.pretrained import load_pretrained
 
@@ -33,13 +34,22 @@ TASK = "mstar-soc"
 
 
 def build_assets(
-    model_dir: Path, train_dir: Path, *, per_class: int = 60, pool: str = "grid4", log: Callable[[str], None] = print
+    model_dir: Path,
+    train_dir: Path,
+    *,
+    per_class: int = 60,
+    pool: str = "grid4",
+    probe_c: float | str = "cv",
+    log: Callable[[str], None] = print,
 ) -> None:
     pre = load_pretrained(model_dir, domain="sar")
     split = load_split(train_dir)
     chips = load_chips(split, pre.cfg.data, desc="train chips")
     emb, features = chip_embeddings(pre.encoder, chips.x, pool=("mean", pool))
-    probe = linear_probe(features, chips.labels, features)
+    cv_scores = None
+    if probe_c == "cv":
+        probe_c, cv_scores = select_c(features, chips.labels)
+    probe = linear_probe(features, chips.labels, features, c=float(probe_c))
     meta = {
         "task": TASK,
         "features": f"{pool}-pooled encoder tokens",
@@ -48,6 +58,8 @@ def build_assets(
         "train_dir": str(train_dir),
         "n_train": len(chips.ids),
         "class_counts": class_counts(chips.labels),
+        "c": float(probe_c),
+        "c_cv_balanced_accuracy": cv_scores,
         "train_accuracy": float((probe.pred == chips.labels).mean()),
     }
     saved = SavedLinearProbe.from_pipeline(probe.model, meta=meta)
@@ -76,9 +88,12 @@ def main(argv=None) -> int:
     p.add_argument("--train-dir", type=Path, required=True, help="MSTAR training chips, <dir>/<CLASS>/*.jpeg")
     p.add_argument("--per-class", type=int, default=60, help="reference chips per class")
     p.add_argument("--pool", choices=POOLS, default="grid4", help="token pooling of the probe's features")
+    p.add_argument(
+        "--probe-c", type=probe_c_arg, default="cv", help="probe's C: 'cv' (5-fold CV on these chips) or a number"
+    )
     args = p.parse_args(argv)
     try:
-        build_assets(args.model, args.train_dir, per_class=args.per_class, pool=args.pool)
+        build_assets(args.model, args.train_dir, per_class=args.per_class, pool=args.pool, probe_c=args.probe_c)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

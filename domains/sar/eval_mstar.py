@@ -19,7 +19,7 @@ from domains.sar.dataset import load_chip
 from domains.sar.embed import chip_embeddings
 from domains.sar.tasks import Split
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
-from jepa_core.eval.probes import kshot_indices, linear_probe
+from jepa_core.eval.probes import kshot_indices, linear_probe, select_c
 from jepa_core.pretrained import Pretrained
 
 KS = (1, 5, 10, 20)
@@ -44,11 +44,26 @@ def _score(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict:
 
 
 def probe_method(
-    train_x: np.ndarray, test_x: np.ndarray, y_train: np.ndarray, y_test: np.ndarray, classes: list[str], seeds
+    train_x: np.ndarray,
+    test_x: np.ndarray,
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    classes: list[str],
+    seeds,
+    *,
+    probe_c: float | str = "cv",
 ) -> dict:
-    """Full-label probe metrics plus ``kshot[str(k)]`` = mean/std/n/values of test accuracy over seeds."""
-    full = linear_probe(train_x, y_train, test_x)
+    """Full-label probe metrics plus ``kshot[str(k)]`` = mean/std/n/values of test accuracy over seeds.
+
+    ``probe_c="cv"``: the full-label probe's C is chosen by 5-fold cross-validation on the training
+    chips (``select_c``); k-shot probes keep C = 1 (one chip per class leaves nothing to validate on).
+    """
+    cv_scores = None
+    if probe_c == "cv":
+        probe_c, cv_scores = select_c(train_x, y_train)
+    full = linear_probe(train_x, y_train, test_x, c=float(probe_c))
     out = classification_metrics(y_test, full.pred, classes)
+    out["probe_c"], out["probe_c_cv"] = float(probe_c), cv_scores
     out["kshot"] = {}
     for k in KS:
         accs = []
@@ -83,6 +98,7 @@ def run_mstar(
     size: int,
     seeds: Sequence[int],
     supervised: bool = True,
+    probe_c: float | str = "cv",
     log: Callable[[str], None] = print,
 ) -> dict:
     """``features``: method name -> function from model-sized chips (N, 1, size, size) to (N, F) features."""
@@ -90,8 +106,11 @@ def run_mstar(
     train_in = centre_crop(train.x, size)
     results = {}
     for name, fn in features.items():
-        results[name] = probe_method(fn(train_in), fn(test.x), train.labels, test.labels, classes, seeds)
-        log(f"{name}: accuracy {results[name]['accuracy']:.3f}, 10-shot {results[name]['kshot']['10']['mean']:.3f}")
+        results[name] = probe_method(
+            fn(train_in), fn(test.x), train.labels, test.labels, classes, seeds, probe_c=probe_c
+        )
+        r = results[name]
+        log(f"{name}: accuracy {r['accuracy']:.3f} (C={r['probe_c']:g}), 10-shot {r['kshot']['10']['mean']:.3f}")
     if supervised:
         results["supervised"] = supervised_method(train, test, classes, list(seeds), size=size, log=log)
         log(f"supervised: accuracy {results['supervised']['accuracy']:.3f}")

@@ -7,8 +7,9 @@ Methods: ``jepa`` (frozen encoder + class-balanced logistic regression), ``jepa_
 an encoder pretrained with EMA latent targets, when --ema-checkpoint exists), ``random_init`` (same
 architecture, random weights), ``handcrafted`` (the chip's dB image smoothed and pooled to 16 x 16),
 ``handcrafted_hog`` (HOG + radial power spectrum), ``supervised`` (small
-CNN from scratch). Each: a probe on all training chips, and k-shot probes (k = 1, 5, 10, 20 chips per
-class, one draw per seed) scored on the full test set.
+CNN from scratch). Each: a probe on all training chips (its L2 strength C chosen by 5-fold
+cross-validation on the training chips, ``--probe-c``), and k-shot probes (k = 1, 5, 10, 20 chips per
+class, one draw per seed, C = 1) scored on the full test set.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from domains.sar.embed import POOLS, chip_embeddings
 from domains.sar.eval_mstar import MARGIN, encoder_features, handcrafted, load_chips, run_mstar
 from domains.sar.tasks import mstar_soc
+from jepa_core.eval.probes import probe_c_arg
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
@@ -37,6 +39,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="k-shot draws (and CNN init) seeds")
     p.add_argument(
         "--pool", choices=POOLS, help="token pooling for the probe features (default: the model card's, else mean)"
+    )
+    p.add_argument(
+        "--probe-c",
+        type=probe_c_arg,
+        default="cv",
+        help="inverse L2 strength of the full-label probe: 'cv' (5-fold CV on the training chips) or a number",
     )
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--threads", type=int, help="torch CPU threads")
@@ -69,7 +77,15 @@ def evaluate(args: argparse.Namespace) -> dict:
         features["handcrafted"] = handcrafted(data.db_scale)
     if "handcrafted_hog" in args.methods:
         features["handcrafted_hog"] = handcrafted(data.db_scale, "hog")
-    results = run_mstar(features, train, test, size=size, seeds=args.seeds, supervised="supervised" in args.methods)
+    results = run_mstar(
+        features,
+        train,
+        test,
+        size=size,
+        seeds=args.seeds,
+        supervised="supervised" in args.methods,
+        probe_c=args.probe_c,
+    )
     return {
         "task": "mstar-soc",
         "train": f"{args.data_dir}/train (17 deg), {len(train.ids)} chips",
@@ -80,6 +96,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         "encoder_sha256": pre.sha256,
         "encoder_used_downstream": pre.card.get("encoder_used_downstream"),
         "pool": pool,
+        "probe_c": args.probe_c,
         "seeds": args.seeds,
         "notes": notes,
     }
@@ -105,6 +122,7 @@ def card_entry(report: dict) -> tuple[str, dict]:
             "macro_f1": r["macro_f1"],
             "kshot": {k: {"mean": v["mean"], "std": v["std"], "n": v["n"]} for k, v in r["kshot"].items()},
         }
+        | ({"probe_c": r["probe_c"]} if "probe_c" in r else {})
         for name, r in report["results"].items()
     }
     split = {"train": report["train"], "test": report["test"]}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -33,6 +36,56 @@ def linear_probe(
     proba = model.predict_proba(_finite(x_test))
     classes = list(model.classes_)
     return ProbeResult(pred=np.asarray(classes)[proba.argmax(1)], proba=proba, classes=classes, model=model)
+
+
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried by ``select_c``
+
+
+def select_c(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+    cs: tuple[float, ...] = C_GRID,
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[float, dict[str, float]]:
+    """The ``C`` of ``linear_probe`` with the best mean balanced accuracy over cross-validation folds of
+    the training set (never the test set), and each candidate's score. With ``groups`` (subject, record)
+    the folds are ``GroupKFold``, so no group sits on both sides; otherwise stratified by class.
+    Ties go to the smaller ``C`` (stronger regularisation). Shape: x (N, D), y and groups (N,)."""
+    y = np.asarray(y)
+    if groups is not None:
+        n_folds = min(folds, len(np.unique(groups)))
+        splits = list(GroupKFold(n_splits=n_folds).split(x, y, groups)) if n_folds >= 2 else []
+    else:
+        n_folds = min(folds, int(np.unique(y, return_counts=True)[1].min()))
+        splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(x, y)) if n_folds >= 2 else []
+    splits = [(a, b) for a, b in splits if len(np.unique(y[a])) >= 2]
+    if not splits:
+        raise ValueError(f"cannot cross-validate C: too few groups or examples per class ({len(y)} examples)")
+    # Cold starts, exactly the fit ``linear_probe`` makes: warm starts along the C path run ~4x faster but
+    # stop lbfgs at other points on wide, separable features (CV scores 0.4 points apart at C >= 0.3).
+    accs = {str(c): [] for c in sorted(cs)}
+    for a, b in splits:
+        for c in sorted(cs):
+            accs[str(c)].append(balanced_accuracy_score(y[b], linear_probe(x[a], y[a], x[b], c=c, seed=seed).pred))
+    scores = {c: float(np.mean(v)) for c, v in accs.items()}
+    best = max(scores, key=lambda k: (scores[k], -float(k)))
+    return float(best), scores
+
+
+def probe_c_arg(text: str) -> float | str:
+    """argparse type for ``--probe-c``: ``cv`` (choose by cross-validation on training data) or a C > 0."""
+    if text == "cv":
+        return text
+    try:
+        c = float(text)
+    except ValueError:
+        c = float("nan")
+    if not c > 0:
+        raise argparse.ArgumentTypeError(f"--probe-c must be 'cv' or a positive number, got {text!r}")
+    return c
 
 
 def _finite(x: np.ndarray) -> np.ndarray:

@@ -1,9 +1,18 @@
+import argparse
 import json
 
 import numpy as np
 import pytest
 
-from jepa_core.eval.probes import SavedLinearProbe, knn_probe, kshot_indices, linear_probe
+from jepa_core.eval.probes import (
+    C_GRID,
+    SavedLinearProbe,
+    knn_probe,
+    kshot_indices,
+    linear_probe,
+    probe_c_arg,
+    select_c,
+)
 
 
 def _blobs(n=400, d=6, k=3, seed=0, shift=3.0):
@@ -47,3 +56,41 @@ def test_kshot_indices():
     idx = kshot_indices(y, 2, seed=0)
     assert sorted(y[idx].tolist()) == ["a", "a", "b", "b", "c"]
     assert np.array_equal(idx, kshot_indices(y, 2, seed=0))
+
+
+def test_select_c_prefers_strong_regularisation_when_features_are_mostly_noise():
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b"], 40)
+    x = rng.normal(size=(80, 400))
+    x[:, 0] += np.where(y == "a", 1.5, -1.5)  # one informative feature among 400
+    best, scores = select_c(x, y)
+    assert set(scores) == {str(c) for c in C_GRID}
+    assert best == min(C_GRID) and scores[str(min(C_GRID))] > scores[str(max(C_GRID))]
+
+
+def test_select_c_with_groups_keeps_each_group_on_one_side():
+    # The label is constant within a group and the features only identify the group: stratified folds
+    # memorise groups (high score); grouped folds see new groups and fall to chance.
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(12), 20)
+    y = np.where(groups % 2 == 0, "a", "b")
+    x = rng.normal(size=(12, 30))[groups] + 0.1 * rng.normal(size=(240, 30))
+    _, leaky = select_c(x, y)
+    _, grouped = select_c(x, y, groups=groups)
+    assert max(leaky.values()) > 0.95
+    assert max(grouped.values()) < 0.8
+
+
+def test_select_c_refuses_data_it_cannot_cross_validate():
+    x, y = _blobs(n=30)
+    with pytest.raises(ValueError, match="cannot cross-validate"):
+        select_c(x, y, groups=np.zeros(30))
+    with pytest.raises(ValueError, match="cannot cross-validate"):
+        select_c(x[:4], np.array(["a", "b", "c", "c"]))
+
+
+def test_probe_c_arg():
+    assert probe_c_arg("cv") == "cv" and probe_c_arg("0.1") == 0.1
+    for bad in ("0", "-1", "abc", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--probe-c"):
+            probe_c_arg(bad)

@@ -14,6 +14,7 @@ from domains.sar.build_app_assets import build_assets
 from domains.sar.embed import chip_embeddings
 from domains.sar.inference import SarAnalyser
 from jepa_core.errors import InputError
+from jepa_core.eval.probes import C_GRID
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples" / "sar"
 
@@ -25,6 +26,8 @@ def test_probe_sees_the_features_it_was_fitted_on(sar_test_model: Path, tmp_path
     build_assets(model, SAMPLES / "mstar" / "train", per_class=3, pool=pool, log=lambda msg: None)
     analyser = SarAnalyser(model)
     assert analyser.probe.meta["pool"] == pool
+    cv = analyser.probe.meta["c_cv_balanced_accuracy"]  # C picked by CV on the training chips
+    assert set(cv) == {str(c) for c in C_GRID} and analyser.probe.meta["c"] == float(max(cv, key=cv.get))
     got = analyser.analyse(next((SAMPLES / "mstar" / "test").rglob("*.jpeg")))
     x = torch.from_numpy(got.chip.x)[None]  # the model input the analyser prepared
     features = chip_embeddings(analyser.pre.encoder, x, pool=pool)
@@ -36,9 +39,10 @@ def test_probe_sees_the_features_it_was_fitted_on(sar_test_model: Path, tmp_path
 def test_legacy_probe_without_pool_is_mean_and_a_mismatch_is_refused(sar_test_model: Path, tmp_path: Path):
     model = tmp_path / "model"
     shutil.copytree(sar_test_model, model)
-    build_assets(model, SAMPLES / "mstar" / "train", per_class=3, pool="mean", log=lambda msg: None)
+    build_assets(model, SAMPLES / "mstar" / "train", per_class=3, pool="mean", probe_c=0.5, log=lambda msg: None)
     probe_path = model / "probes" / "mstar-soc.json"
     probe = json.loads(probe_path.read_text())
+    assert probe["meta"]["c"] == 0.5 and probe["meta"]["c_cv_balanced_accuracy"] is None  # a fixed C, no CV
     del probe["meta"]["pool"]  # as written before grid pooling
     probe_path.write_text(json.dumps(probe))
     assert SarAnalyser(model).probe_pool == "mean"
