@@ -22,11 +22,14 @@ from domains.eeg.inference import TASK
 from domains.eeg.tasks import eegmat_recordings
 from jepa_core.checkpoint import read_card, write_card
 from jepa_core.errors import InputError
+from jepa_core.eval.probes import probe_c_arg
 from jepa_core.eval.references import class_counts, fit_probe, stratified_subsample, write_probe, write_reference
 from jepa_core.pretrained import load_pretrained
 
 
-def build_assets(model_dir, data_dir, *, subjects=None, pooling="mean", per_class=300, stride_s=2.0, seed=0) -> dict:
+def build_assets(
+    model_dir, data_dir, *, subjects=None, pooling="mean", per_class=300, stride_s=2.0, probe_c="cv", seed=0
+) -> dict:
     model_dir = Path(model_dir)
     pre = load_pretrained(model_dir, domain="eeg")
     subjects = subjects or pretraining_subjects(pre.card)
@@ -40,9 +43,10 @@ def build_assets(model_dir, data_dir, *, subjects=None, pooling="mean", per_clas
         "task": TASK, "level": "window", "input": f"embed(pooling={pooling!r}), windows every {stride_s} s",
         "records": sorted(set(w.record_ids.tolist())), "subjects": sorted(set(int(s) for s in w.subjects)),
         "n_train": class_counts(w.labels), "n_reference": class_counts(w.labels[keep]),
-        "encoder_sha256": pre.sha256, "c": 1.0, "seed": seed, "skipped": skipped,
+        "encoder_sha256": pre.sha256, "seed": seed, "skipped": skipped,
     }  # fmt: skip
-    write_probe(model_dir / "probes" / f"{TASK}.json", fit_probe(emb, w.labels, meta, seed=seed))
+    probe = fit_probe(emb, w.labels, meta, c=probe_c, groups=w.subjects, seed=seed)  # C by subject-grouped CV
+    write_probe(model_dir / "probes" / f"{TASK}.json", probe)
     write_reference(model_dir / "references" / f"{TASK}.npz", (emb[keep], w.labels[keep], w.record_ids[keep]))
     card = read_card(model_dir)
     card["downstream_pooling"] = pooling
@@ -50,7 +54,7 @@ def build_assets(model_dir, data_dir, *, subjects=None, pooling="mean", per_clas
     print(
         f"{TASK}: probe on {meta['n_train']} windows of subjects {meta['subjects']}, references {meta['n_reference']}"
     )
-    return meta
+    return probe.meta
 
 
 def main(argv=None) -> int:
@@ -60,11 +64,12 @@ def main(argv=None) -> int:
     p.add_argument("--subjects", type=_subjects, help="subjects to fit on (default: those seen in pretraining)")
     p.add_argument("--pooling", choices=POOLINGS, default="mean")
     p.add_argument("--per-class", type=int, default=300, help="reference windows kept per class")
+    p.add_argument("--probe-c", type=probe_c_arg, default="cv", help="probe's C: 'cv' (subject-grouped CV) or a number")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     try:
         build_assets(args.model, args.data_dir, subjects=args.subjects, pooling=args.pooling,
-                     per_class=args.per_class, seed=args.seed)  # fmt: skip
+                     per_class=args.per_class, probe_c=args.probe_c, seed=args.seed)  # fmt: skip
     except (InputError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

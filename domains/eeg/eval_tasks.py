@@ -19,7 +19,7 @@ from domains.eeg.tasks import LabelledRecording
 from jepa_core.errors import InputError
 from jepa_core.eval import supervised
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
-from jepa_core.eval.probes import linear_probe
+from jepa_core.eval.probes import linear_probe, select_c
 from jepa_core.eval.references import reorder_proba
 from jepa_core.pretrained import Pretrained, random_encoder
 
@@ -145,6 +145,8 @@ def summarise(runs: list[dict]) -> dict:
                 out["recording"][key] = float(np.mean(vals))
                 out["recording"][f"{key}_spread"] = summarise_seeds(vals)
     out["confusion"] = np.sum([r["confusion"] for r in runs], axis=0).tolist()
+    if "probe_c" in runs[0]:
+        out["probe_c"] = [r["probe_c"] for r in runs]
     return out
 
 
@@ -159,17 +161,27 @@ def run_task(
     pooling: str = "mean",
     sup_epochs: int = 10,
     recording_level: bool = True,
+    probe_c: float | str = "cv",
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Every method on every fold (window index arrays); metrics averaged over folds (and seeds)."""
+    """Every method on every fold (window index arrays); metrics averaged over folds (and seeds).
+
+    ``probe_c="cv"``: each fold's probe picks its C by cross-validation on that fold's training
+    windows only, grouped by subject when they hold two or more subjects (else stratified by class).
+    The chosen C of every fold is kept as ``probe_c`` in the method's results.
+    """
     classes = [str(c) for c in classes]
     recs = w.record_ids if recording_level else None
 
     def probe_runs(x: np.ndarray) -> list[dict]:
         runs = []
         for tr, te in folds:
-            res = linear_probe(x[tr], w.labels[tr], x[te])
-            runs.append(score(w.labels[te], reorder_proba(res.proba, res.classes, classes), classes, _sel(recs, te)))
+            c = probe_c
+            if c == "cv":
+                c, _ = select_c(x[tr], w.labels[tr], groups=w.subjects[tr])
+            res = linear_probe(x[tr], w.labels[tr], x[te], c=float(c))
+            run = score(w.labels[te], reorder_proba(res.proba, res.classes, classes), classes, _sel(recs, te))
+            runs.append(run | {"probe_c": float(c)})
         return runs
 
     results = {}

@@ -6,8 +6,10 @@
 
 Methods: ``jepa`` (frozen encoder + class-balanced logistic regression), ``random_init`` (same
 architecture, random weights, same probe), ``handcrafted`` (log band power per channel, same
-probe), ``supervised`` (same architecture trained from scratch). Balanced accuracy and AUROC are
-reported per window and per recording (mean of its window probabilities).
+probe), ``supervised`` (same architecture trained from scratch). Each probe's L2 strength C is
+chosen per fold by subject-grouped cross-validation on that fold's training side (``--probe-c``).
+Balanced accuracy and AUROC are reported per window and per recording (mean of its window
+probabilities).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from domains.eeg.tasks import (
     time_blocked_folds,
 )
 from jepa_core.errors import InputError
+from jepa_core.eval.probes import probe_c_arg
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
 
@@ -65,6 +68,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pooling", choices=POOLINGS, help="token pooling for the probes (default: the model card's)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init and supervised")
     p.add_argument("--supervised-epochs", type=int, default=10)
+    p.add_argument(
+        "--probe-c",
+        type=probe_c_arg,
+        default="cv",
+        help="probes' inverse L2 strength: 'cv' (chosen per fold by subject-grouped CV on its training side) or a number",
+    )
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
@@ -89,7 +98,13 @@ def evaluate(args: argparse.Namespace) -> dict:
     pre = load_pretrained(args.checkpoint, domain="eeg")
     pooling = args.pooling or pre.card.get("downstream_pooling", "mean")
     seen = pretraining_subjects(pre.card)
-    common = dict(seeds=args.seeds, methods=args.methods, pooling=pooling, sup_epochs=args.supervised_epochs)
+    common = dict(
+        seeds=args.seeds,
+        methods=args.methods,
+        pooling=pooling,
+        sup_epochs=args.supervised_epochs,
+        probe_c=args.probe_c,
+    )
     if args.task == "eegmat-rest-vs-task":
         recordings = eegmat_recordings(args.data_dir)
         w, skipped = load_windows(recordings, pre.cfg, stride_s=args.stride_s)
@@ -128,6 +143,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         "subjects_seen_in_pretraining": seen,
         "n_windows": counts,
         "pooling": pooling,
+        "probe_c": args.probe_c,
         "results": results,
         "skipped": skipped,
         "checkpoint": str(args.checkpoint),

@@ -26,8 +26,8 @@ from domains.sar.eval_mstar import load_chips
 from domains.sar.tasks import load_split
 from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import SavedLinearProbe, linear_probe, probe_c_arg, select_c
-from jepa_core.eval.references import class_counts, stratified_subsample, write_probe
+from jepa_core.eval.probes import probe_c_arg
+from jepa_core.eval.references import class_counts, fit_probe, stratified_subsample, write_probe
 from jepa_core.pretrained import load_pretrained
 
 TASK = "mstar-soc"
@@ -46,10 +46,6 @@ def build_assets(
     split = load_split(train_dir)
     chips = load_chips(split, pre.cfg.data, desc="train chips")
     emb, features = chip_embeddings(pre.encoder, chips.x, pool=("mean", pool))
-    cv_scores = None
-    if probe_c == "cv":
-        probe_c, cv_scores = select_c(features, chips.labels)
-    probe = linear_probe(features, chips.labels, features, c=float(probe_c))
     meta = {
         "task": TASK,
         "features": f"{pool}-pooled encoder tokens",
@@ -58,11 +54,10 @@ def build_assets(
         "train_dir": str(train_dir),
         "n_train": len(chips.ids),
         "class_counts": class_counts(chips.labels),
-        "c": float(probe_c),
-        "c_cv_balanced_accuracy": cv_scores,
-        "train_accuracy": float((probe.pred == chips.labels).mean()),
     }
-    saved = SavedLinearProbe.from_pipeline(probe.model, meta=meta)
+    saved = fit_probe(features, chips.labels, meta, c=probe_c)
+    pred = np.asarray(saved.classes)[saved.predict_proba(features.astype(np.float64)).argmax(1)]
+    saved.meta["train_accuracy"] = train_accuracy = float((pred == chips.labels).mean())
     (model_dir / "probes").mkdir(parents=True, exist_ok=True)
     write_probe(model_dir / "probes" / f"{TASK}.json", saved)
     idx = stratified_subsample(chips.labels, per_class)
@@ -79,7 +74,9 @@ def build_assets(
     card = read_card(model_dir)
     card["downstream_pooling"] = pool  # evaluate.py's default --pool for this model
     write_card(model_dir, card)
-    log(f"probe on {len(chips.ids)} chips (train accuracy {meta['train_accuracy']:.3f}); {len(idx)} references")
+    log(
+        f"probe on {len(chips.ids)} chips (C={saved.meta['c']:g}, train accuracy {train_accuracy:.3f}); {len(idx)} references"
+    )
 
 
 def main(argv=None) -> int:

@@ -52,12 +52,13 @@ def select_c(
 ) -> tuple[float, dict[str, float]]:
     """The ``C`` of ``linear_probe`` with the best mean balanced accuracy over cross-validation folds of
     the training set (never the test set), and each candidate's score. With ``groups`` (subject, record)
-    the folds are ``GroupKFold``, so no group sits on both sides; otherwise stratified by class.
+    holding two or more groups, the folds are ``GroupKFold``, so no group sits on both sides; otherwise
+    (no groups, or all from one subject) stratified by class.
     Ties go to the smaller ``C`` (stronger regularisation). Shape: x (N, D), y and groups (N,)."""
     y = np.asarray(y)
-    if groups is not None:
+    if groups is not None and len(np.unique(groups)) >= 2:
         n_folds = min(folds, len(np.unique(groups)))
-        splits = list(GroupKFold(n_splits=n_folds).split(x, y, groups)) if n_folds >= 2 else []
+        splits = list(GroupKFold(n_splits=n_folds).split(x, y, groups))
     else:
         n_folds = min(folds, int(np.unique(y, return_counts=True)[1].min()))
         splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(x, y)) if n_folds >= 2 else []

@@ -13,6 +13,7 @@ from jepa_core.eval.probes import (
     probe_c_arg,
     select_c,
 )
+from jepa_core.eval.references import fit_probe
 
 
 def _blobs(n=400, d=6, k=3, seed=0, shift=3.0):
@@ -81,10 +82,9 @@ def test_select_c_with_groups_keeps_each_group_on_one_side():
     assert max(grouped.values()) < 0.8
 
 
-def test_select_c_refuses_data_it_cannot_cross_validate():
+def test_select_c_with_one_group_falls_back_to_stratified_folds_and_refuses_too_little_data():
     x, y = _blobs(n=30)
-    with pytest.raises(ValueError, match="cannot cross-validate"):
-        select_c(x, y, groups=np.zeros(30))
+    assert select_c(x, y, groups=np.zeros(30)) == select_c(x, y)  # one subject: stratified folds
     with pytest.raises(ValueError, match="cannot cross-validate"):
         select_c(x[:4], np.array(["a", "b", "c", "c"]))
 
@@ -94,3 +94,16 @@ def test_probe_c_arg():
     for bad in ("0", "-1", "abc", "nan"):
         with pytest.raises(argparse.ArgumentTypeError, match="--probe-c"):
             probe_c_arg(bad)
+
+
+def test_fit_probe_records_the_c_it_used():
+    x, y = _blobs(n=120)
+    groups = np.arange(120) % 6  # six "subjects"
+    chosen = fit_probe(x, y, {"task": "t"}, c="cv", groups=groups)
+    cv = chosen.meta["c_cv_balanced_accuracy"]
+    assert chosen.meta["task"] == "t" and set(cv) == {str(c) for c in C_GRID}
+    assert chosen.meta["c"] == float(max(cv, key=cv.get))
+    fixed = fit_probe(x, y, {"task": "t"}, c=0.5)
+    assert fixed.meta["c"] == 0.5 and fixed.meta["c_cv_balanced_accuracy"] is None
+    ref = linear_probe(x, y, x, c=0.5)
+    np.testing.assert_allclose(fixed.predict_proba(x), ref.proba, atol=1e-9)
