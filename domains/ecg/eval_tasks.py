@@ -18,7 +18,7 @@ from domains.ecg.io import read_record, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats, load_cinc_labels
 from jepa_core.eval import supervised as window_supervised
 from jepa_core.eval.metrics import challenge_f1, classification_metrics, summarise_seeds
-from jepa_core.eval.probes import linear_probe
+from jepa_core.eval.probes import linear_probe, resolve_c
 from jepa_core.pretrained import Pretrained, random_encoder
 
 
@@ -67,6 +67,8 @@ def summarise(per_seed: list[dict], headline: str) -> dict:
         out["record_bootstrap_std"] = float(np.mean([m["record_bootstrap_macro_f1"]["std"] for m in per_seed]))
     out["confusion"] = np.sum([m["confusion"] for m in per_seed], axis=0).tolist()
     out["classes"], out["n_runs"] = first["classes"], len(per_seed)
+    if "probe_c" in first:
+        out["probe_c"] = [m["probe_c"] for m in per_seed]
     return out
 
 
@@ -81,11 +83,15 @@ def _rr(recs: list[LoadedRecord], fs: float) -> np.ndarray:
     return np.concatenate([baselines.rr_features(r.beats, fs) for r in recs])
 
 
-def _beat_scores(x_tr, y_tr, x_te, test: list[LoadedRecord]) -> dict:
-    """Probe, metrics, and a test-record bootstrap of macro-F1 (records resampled, not beats)."""
+def _beat_scores(x_tr, y_tr, x_te, train: list[LoadedRecord], test: list[LoadedRecord], probe_c) -> dict:
+    """Probe, metrics, and a test-record bootstrap of macro-F1 (records resampled, not beats).
+    ``probe_c="cv"``: C by cross-validation over the training records (beats of a record stay together)."""
     y_te = np.concatenate([r.labels for r in test])
-    res = linear_probe(x_tr, y_tr, x_te)
+    groups = np.concatenate([[r.record_id] * len(r.labels) for r in train])
+    c, _ = resolve_c(x_tr, y_tr, probe_c, groups=groups)
+    res = linear_probe(x_tr, y_tr, x_te, c=c)
     metrics = classification_metrics(y_te, res.pred, AAMI_CLASSES, _reorder(res.proba, res.classes, AAMI_CLASSES))
+    metrics["probe_c"] = c
     metrics["record_bootstrap_macro_f1"] = record_bootstrap(y_te, res.pred, [len(r.labels) for r in test])
     return metrics
 
@@ -127,6 +133,7 @@ def run_mitdb(
     seeds: Sequence[int],
     sup_epochs: int,
     methods: Sequence[str],
+    probe_c: float | str = "cv",
     log: Callable[[str], None] = print,
 ) -> dict:
     d = pre.cfg.data
@@ -139,24 +146,29 @@ def run_mitdb(
     if "jepa" in methods or "jepa_rr" in methods:
         e_tr, e_te = _beat_matrix(pre.encoder, train, window, patch), _beat_matrix(pre.encoder, test, window, patch)
         if "jepa" in methods:
-            results["jepa"] = summarise([_beat_scores(e_tr, y_tr, e_te, test)], "macro_f1")
+            results["jepa"] = summarise([_beat_scores(e_tr, y_tr, e_te, train, test, probe_c)], "macro_f1")
         if "jepa_rr" in methods:  # JEPA embedding + the 7 RR-interval features
             x_tr, x_te = np.hstack([e_tr, _rr(train, d.fs)]), np.hstack([e_te, _rr(test, d.fs)])
-            results["jepa_rr"] = summarise([_beat_scores(x_tr, y_tr, x_te, test)], "macro_f1")
+            results["jepa_rr"] = summarise([_beat_scores(x_tr, y_tr, x_te, train, test, probe_c)], "macro_f1")
     if "random_init" in methods:
         runs = []
         for s in seeds:
             enc = random_encoder(pre, s)
             runs.append(
                 _beat_scores(
-                    _beat_matrix(enc, train, window, patch), y_tr, _beat_matrix(enc, test, window, patch), test
+                    _beat_matrix(enc, train, window, patch),
+                    y_tr,
+                    _beat_matrix(enc, test, window, patch),
+                    train,
+                    test,
+                    probe_c,
                 )
             )
         results["random_init"] = summarise(runs, "macro_f1")
     if "handcrafted" in methods:
         x_tr = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in train])
         x_te = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in test])
-        results["handcrafted"] = summarise([_beat_scores(x_tr, y_tr, x_te, test)], "macro_f1")
+        results["handcrafted"] = summarise([_beat_scores(x_tr, y_tr, x_te, train, test, probe_c)], "macro_f1")
     if "supervised" in methods:
         w_tr, bw_tr, bt_tr = _windows_and_beats(train, window, patch)
         w_te, bw_te, bt_te = _windows_and_beats(test, window, patch)
@@ -188,11 +200,14 @@ def _cinc_metrics(y_true, y_pred, proba) -> dict:
     return m
 
 
-def _probe_folds(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+def _probe_folds(
+    x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], probe_c: float | str
+) -> list[dict]:
     runs = []
     for tr, te in folds:
-        res = linear_probe(x[tr], y[tr], x[te])
-        runs.append(_cinc_metrics(y[te], res.pred, _reorder(res.proba, res.classes, CINC_CLASSES)))
+        c, _ = resolve_c(x[tr], y[tr], probe_c)  # one record per row: stratified CV on the fold's training records
+        res = linear_probe(x[tr], y[tr], x[te], c=c)
+        runs.append(_cinc_metrics(y[te], res.pred, _reorder(res.proba, res.classes, CINC_CLASSES)) | {"probe_c": c})
     return runs
 
 
@@ -205,6 +220,7 @@ def run_cinc(
     seeds: Sequence[int],
     sup_epochs: int,
     methods: Sequence[str],
+    probe_c: float | str = "cv",
     log: Callable[[str], None] = print,
 ) -> dict:
     """``folds``: (train_idx, test_idx) arrays over ``paths``; metrics averaged over folds."""
@@ -217,20 +233,20 @@ def run_cinc(
     results = {}
     if "jepa" in methods:
         results["jepa"] = summarise(
-            _probe_folds(_record_embeddings(pre.encoder, recs, window, stride), y, folds), "challenge_f1"
+            _probe_folds(_record_embeddings(pre.encoder, recs, window, stride), y, folds, probe_c), "challenge_f1"
         )
     if "random_init" in methods:
         runs = [
             m
             for s in seeds
-            for m in _probe_folds(_record_embeddings(random_encoder(pre, s), recs, window, stride), y, folds)
+            for m in _probe_folds(_record_embeddings(random_encoder(pre, s), recs, window, stride), y, folds, probe_c)
         ]
         results["random_init"] = summarise(runs, "challenge_f1")
     if "handcrafted" in methods:
         x = np.stack(
             [baselines.rhythm_features(r.signal[0], d.fs) for r in tqdm(recs, desc="rhythm features", leave=False)]
         )
-        results["handcrafted"] = summarise(_probe_folds(x, y, folds), "challenge_f1")
+        results["handcrafted"] = summarise(_probe_folds(x, y, folds, probe_c), "challenge_f1")
     if "supervised" in methods:
         results["supervised"] = summarise(
             _supervised_cinc(pre, recs, y, folds, window, stride, sup_epochs), "challenge_f1"

@@ -6,6 +6,7 @@
 Methods: ``jepa`` (frozen encoder + class-balanced logistic regression), ``random_init`` (same
 architecture, random weights, same probe), ``handcrafted`` (RR + morphology for beats, rhythm
 statistics for CinC, same probe), ``supervised`` (same architecture trained from scratch).
+Each probe's L2 strength C is chosen by cross-validation on the training records only (``--probe-c``).
 Splits are by record (MIT-BIH: de Chazal DS1 -> DS2 inter-patient; CinC: 5-fold record-wise CV).
 """
 
@@ -21,6 +22,7 @@ from domains.ecg.eval_tasks import run_cinc, run_mitdb
 from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
 from jepa_core.errors import InputError
+from jepa_core.eval.probes import probe_c_arg
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
 
@@ -54,6 +56,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=list(METHODS),
         help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features",
     )
+    p.add_argument(
+        "--probe-c",
+        type=probe_c_arg,
+        default="cv",
+        help="probes' inverse L2 strength: 'cv' (chosen by CV over the training records only) or a number",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument(
@@ -68,7 +76,7 @@ def _paths(data_dir: Path, ids) -> list[Path]:
 
 def evaluate(args: argparse.Namespace) -> dict:
     pre = load_pretrained(args.checkpoint, domain="ecg")
-    common = dict(seeds=args.seeds, sup_epochs=args.supervised_epochs, methods=args.methods)
+    common = dict(seeds=args.seeds, sup_epochs=args.supervised_epochs, methods=args.methods, probe_c=args.probe_c)
     if args.task == "mitdb-aami":
         train, test = default_mitdb_split(args.data_dir)
         train, test = args.train or train, args.test or test
@@ -97,6 +105,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     return {
         "task": args.task,
         **split,
+        "probe_c": args.probe_c,
         "results": results,
         "checkpoint": str(args.checkpoint),
         "encoder_sha256": pre.sha256,

@@ -19,7 +19,7 @@ from domains.eeg.tasks import LabelledRecording
 from jepa_core.errors import InputError
 from jepa_core.eval import supervised
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
-from jepa_core.eval.probes import linear_probe, select_c
+from jepa_core.eval.probes import linear_probe, resolve_c
 from jepa_core.eval.references import reorder_proba
 from jepa_core.pretrained import Pretrained, random_encoder
 
@@ -176,10 +176,8 @@ def run_task(
     def probe_runs(x: np.ndarray) -> list[dict]:
         runs = []
         for tr, te in folds:
-            c = probe_c
-            if c == "cv":
-                c, _ = select_c(x[tr], w.labels[tr], groups=w.subjects[tr])
-            res = linear_probe(x[tr], w.labels[tr], x[te], c=float(c))
+            c, _ = resolve_c(x[tr], w.labels[tr], probe_c, groups=w.subjects[tr])
+            res = linear_probe(x[tr], w.labels[tr], x[te], c=c)
             run = score(w.labels[te], reorder_proba(res.proba, res.classes, classes), classes, _sel(recs, te))
             runs.append(run | {"probe_c": float(c)})
         return runs

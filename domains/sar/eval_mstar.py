@@ -19,7 +19,7 @@ from domains.sar.dataset import load_chip
 from domains.sar.embed import chip_embeddings
 from domains.sar.tasks import Split
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
-from jepa_core.eval.probes import kshot_indices, linear_probe, select_c
+from jepa_core.eval.probes import kshot_indices, linear_probe, resolve_c
 from jepa_core.pretrained import Pretrained
 
 KS = (1, 5, 10, 20)
@@ -56,14 +56,12 @@ def probe_method(
     """Full-label probe metrics plus ``kshot[str(k)]`` = mean/std/n/values of test accuracy over seeds.
 
     ``probe_c="cv"``: the full-label probe's C is chosen by 5-fold cross-validation on the training
-    chips (``select_c``); k-shot probes keep C = 1 (one chip per class leaves nothing to validate on).
+    chips (``resolve_c``); k-shot probes keep C = 1 (one chip per class leaves nothing to validate on).
     """
-    cv_scores = None
-    if probe_c == "cv":
-        probe_c, cv_scores = select_c(train_x, y_train)
-    full = linear_probe(train_x, y_train, test_x, c=float(probe_c))
+    c, cv_scores = resolve_c(train_x, y_train, probe_c)
+    full = linear_probe(train_x, y_train, test_x, c=c)
     out = classification_metrics(y_test, full.pred, classes)
-    out["probe_c"], out["probe_c_cv"] = float(probe_c), cv_scores
+    out["probe_c"], out["probe_c_cv"] = c, cv_scores
     out["kshot"] = {}
     for k in KS:
         accs = []

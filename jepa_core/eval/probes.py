@@ -76,6 +76,20 @@ def select_c(
     return float(best), scores
 
 
+def resolve_c(
+    x: np.ndarray, y: np.ndarray, probe_c: float | str, *, groups: np.ndarray | None = None, seed: int = 0
+) -> tuple[float, dict[str, float] | None]:
+    """The probe's C and its CV scores. A number: itself, scores None. ``"cv"``: :func:`select_c` on this
+    (training) data; where it is too small to cross-validate (a class with a single example), C = 1 and
+    scores None, so a small custom split still runs and the record shows that C was not chosen."""
+    if probe_c != "cv":
+        return float(probe_c), None
+    try:
+        return select_c(x, y, groups=groups, seed=seed)
+    except ValueError:
+        return 1.0, None
+
+
 def probe_c_arg(text: str) -> float | str:
     """argparse type for ``--probe-c``: ``cv`` (choose by cross-validation on training data) or a C > 0."""
     if text == "cv":

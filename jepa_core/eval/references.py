@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from jepa_core.checkpoint import atomic_write
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import SavedLinearProbe, linear_probe, select_c
+from jepa_core.eval.probes import SavedLinearProbe, linear_probe, resolve_c
 
 MAP_METHODS = ("pca", "umap")
 Dataset = tuple[np.ndarray, np.ndarray, np.ndarray]  # emb (N, D), label (N,), record (N,)
@@ -104,15 +104,13 @@ def fit_probe(
 ) -> SavedLinearProbe:
     """The evaluation's class-balanced linear probe, fitted on all of ``x`` and saved as plain arrays.
 
-    ``c="cv"`` picks C by cross-validation on ``x`` (grouped by ``groups``, see ``select_c``). The C used
+    ``c="cv"`` picks C by cross-validation on ``x`` (grouped by ``groups``, see ``resolve_c``). The C used
     and the CV scores (None for a given C) are added to ``meta`` as ``c`` and ``c_cv_balanced_accuracy``.
     """
     if len(np.unique(y)) < 2:
         raise ValueError(f"a probe needs at least two classes, got {class_counts(y)}")
-    cv_scores = None
-    if c == "cv":
-        c, cv_scores = select_c(x, y, groups=groups, seed=seed)
-    result = linear_probe(x, y, x[:1], c=float(c), seed=seed)
+    c, cv_scores = resolve_c(x, y, c, groups=groups, seed=seed)
+    result = linear_probe(x, y, x[:1], c=c, seed=seed)
     return SavedLinearProbe.from_pipeline(result.model, {**meta, "c": float(c), "c_cv_balanced_accuracy": cv_scores})
 
 

@@ -11,6 +11,7 @@ from jepa_core.eval.probes import (
     kshot_indices,
     linear_probe,
     probe_c_arg,
+    resolve_c,
     select_c,
 )
 from jepa_core.eval.references import fit_probe
@@ -107,3 +108,10 @@ def test_fit_probe_records_the_c_it_used():
     assert fixed.meta["c"] == 0.5 and fixed.meta["c_cv_balanced_accuracy"] is None
     ref = linear_probe(x, y, x, c=0.5)
     np.testing.assert_allclose(fixed.predict_proba(x), ref.proba, atol=1e-9)
+
+
+def test_resolve_c_given_chosen_or_default_when_too_small():
+    x, y = _blobs(n=60)
+    assert resolve_c(x, y, 0.5) == (0.5, None)
+    assert resolve_c(x, y, "cv") == select_c(x, y)
+    assert resolve_c(x[:4], np.array(["a", "b", "c", "c"]), "cv") == (1.0, None)  # one example of a class

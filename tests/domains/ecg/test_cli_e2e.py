@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jepa_core.eval.probes import C_GRID
+
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "data" / "samples" / "ecg"
 TINY = [
@@ -94,6 +96,8 @@ def test_evaluate_mitdb_cli(tiny_run, tmp_path):
         # every test beat lands in the confusion matrix exactly once
         assert sum(map(sum, result["confusion"])) == sum(map(sum, report["results"]["jepa"]["confusion"]))
     assert "jepa" in proc.stdout and "handcrafted" in proc.stdout
+    assert report["probe_c"] == "cv" and all(len(r["probe_c"]) == r["n_runs"] for n, r in report["results"].items()
+                                              if n != "supervised")  # fmt: skip
 
 
 def test_evaluate_cinc_cli(tiny_run, tmp_path):
@@ -120,6 +124,7 @@ def test_evaluate_cinc_cli(tiny_run, tmp_path):
     jepa = report["results"]["jepa"]
     assert jepa["challenge_f1_spread"]["n"] == 3 and 0.0 <= jepa["challenge_f1"] <= 1.0
     assert len(report["test"]) == 12
+    assert all(c in C_GRID for c in jepa["probe_c"]) and len(jepa["probe_c"]) == 3  # chosen inside each fold
 
 
 def test_evaluate_refuses_overlapping_split(tiny_run):

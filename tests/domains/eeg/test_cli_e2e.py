@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jepa_core.eval.probes import C_GRID
 from tests.domains.eeg.edf_factory import TEN_TWENTY_OLD, oscillation, write_edf
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,6 +82,8 @@ def test_evaluate_eegmat_every_method(tiny_run, eegmat_like, tmp_path):
         assert 0.0 <= r["balanced_accuracy"] <= 1.0 and 0.0 <= r["auroc"] <= 1.0, method
         assert set(r["recording"]) >= {"balanced_accuracy", "auroc"}
     assert report["results"]["handcrafted"]["balanced_accuracy"] > 0.95  # band power separates alpha from beta
+    # C chosen by CV grouped by subject inside the training side (subjects 0 and 1 only)
+    assert report["probe_c"] == "cv" and report["results"]["jepa"]["probe_c"][0] in C_GRID
     assert report["n_windows"] == {"rest": 4 * 11, "task": 4 * 11}  # 24 s, 4 s windows every 2 s
 
 
