@@ -83,12 +83,11 @@ def _rr(recs: list[LoadedRecord], fs: float) -> np.ndarray:
     return np.concatenate([baselines.rr_features(r.beats, fs) for r in recs])
 
 
-def _beat_scores(x_tr, y_tr, x_te, train: list[LoadedRecord], test: list[LoadedRecord], probe_c) -> dict:
+def _beat_scores(x_tr, y_tr, x_te, groups_tr: np.ndarray, test: list[LoadedRecord], probe_c) -> dict:
     """Probe, metrics, and a test-record bootstrap of macro-F1 (records resampled, not beats).
-    ``probe_c="cv"``: C by cross-validation over the training records (beats of a record stay together)."""
+    ``probe_c="cv"``: C by cross-validation over the training records (``groups_tr``: each beat's record)."""
     y_te = np.concatenate([r.labels for r in test])
-    groups = np.concatenate([[r.record_id] * len(r.labels) for r in train])
-    c, _ = resolve_c(x_tr, y_tr, probe_c, groups=groups)
+    c, _ = resolve_c(x_tr, y_tr, probe_c, groups=groups_tr)
     res = linear_probe(x_tr, y_tr, x_te, c=c)
     metrics = classification_metrics(y_te, res.pred, AAMI_CLASSES, _reorder(res.proba, res.classes, AAMI_CLASSES))
     metrics["probe_c"] = c
@@ -141,15 +140,16 @@ def run_mitdb(
     train = load_records(train_paths, pre, with_beats=True, desc="train records")
     test = load_records(test_paths, pre, with_beats=True, desc="test records")
     y_tr, y_te = np.concatenate([r.labels for r in train]), np.concatenate([r.labels for r in test])
+    rec_tr = np.concatenate([[r.record_id] * len(r.labels) for r in train])  # CV groups: beats stay with their record
     log(f"beats: train {_counts(y_tr)}  test {_counts(y_te)}")
     results = {}
     if "jepa" in methods or "jepa_rr" in methods:
         e_tr, e_te = _beat_matrix(pre.encoder, train, window, patch), _beat_matrix(pre.encoder, test, window, patch)
         if "jepa" in methods:
-            results["jepa"] = summarise([_beat_scores(e_tr, y_tr, e_te, train, test, probe_c)], "macro_f1")
+            results["jepa"] = summarise([_beat_scores(e_tr, y_tr, e_te, rec_tr, test, probe_c)], "macro_f1")
         if "jepa_rr" in methods:  # JEPA embedding + the 7 RR-interval features
             x_tr, x_te = np.hstack([e_tr, _rr(train, d.fs)]), np.hstack([e_te, _rr(test, d.fs)])
-            results["jepa_rr"] = summarise([_beat_scores(x_tr, y_tr, x_te, train, test, probe_c)], "macro_f1")
+            results["jepa_rr"] = summarise([_beat_scores(x_tr, y_tr, x_te, rec_tr, test, probe_c)], "macro_f1")
     if "random_init" in methods:
         runs = []
         for s in seeds:
@@ -159,7 +159,7 @@ def run_mitdb(
                     _beat_matrix(enc, train, window, patch),
                     y_tr,
                     _beat_matrix(enc, test, window, patch),
-                    train,
+                    rec_tr,
                     test,
                     probe_c,
                 )
@@ -168,7 +168,7 @@ def run_mitdb(
     if "handcrafted" in methods:
         x_tr = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in train])
         x_te = np.concatenate([baselines.beat_features(r.signal, r.beats, d.fs) for r in test])
-        results["handcrafted"] = summarise([_beat_scores(x_tr, y_tr, x_te, train, test, probe_c)], "macro_f1")
+        results["handcrafted"] = summarise([_beat_scores(x_tr, y_tr, x_te, rec_tr, test, probe_c)], "macro_f1")
     if "supervised" in methods:
         w_tr, bw_tr, bt_tr = _windows_and_beats(train, window, patch)
         w_te, bw_te, bt_te = _windows_and_beats(test, window, patch)

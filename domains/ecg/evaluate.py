@@ -22,7 +22,7 @@ from domains.ecg.eval_tasks import run_cinc, run_mitdb
 from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import probe_c_arg
+from jepa_core.eval.probes import add_probe_c_argument
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
 
@@ -56,12 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=list(METHODS),
         help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features",
     )
-    p.add_argument(
-        "--probe-c",
-        type=probe_c_arg,
-        default="cv",
-        help="probes' inverse L2 strength: 'cv' (chosen by CV over the training records only) or a number",
-    )
+    add_probe_c_argument(p, "over the training records only")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument(

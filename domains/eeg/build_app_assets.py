@@ -22,7 +22,7 @@ from domains.eeg.inference import TASK
 from domains.eeg.tasks import eegmat_recordings
 from jepa_core.checkpoint import read_card, write_card
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import probe_c_arg
+from jepa_core.eval.probes import add_probe_c_argument
 from jepa_core.eval.references import class_counts, fit_probe, stratified_subsample, write_probe, write_reference
 from jepa_core.pretrained import load_pretrained
 
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     p.add_argument("--subjects", type=_subjects, help="subjects to fit on (default: those seen in pretraining)")
     p.add_argument("--pooling", choices=POOLINGS, default="mean")
     p.add_argument("--per-class", type=int, default=300, help="reference windows kept per class")
-    p.add_argument("--probe-c", type=probe_c_arg, default="cv", help="probe's C: 'cv' (subject-grouped CV) or a number")
+    add_probe_c_argument(p, "grouped by subject")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     try:

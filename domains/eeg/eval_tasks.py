@@ -179,7 +179,7 @@ def run_task(
             c, _ = resolve_c(x[tr], w.labels[tr], probe_c, groups=w.subjects[tr])
             res = linear_probe(x[tr], w.labels[tr], x[te], c=c)
             run = score(w.labels[te], reorder_proba(res.proba, res.classes, classes), classes, _sel(recs, te))
-            runs.append(run | {"probe_c": float(c)})
+            runs.append(run | {"probe_c": c})
         return runs
 
     results = {}

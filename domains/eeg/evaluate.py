@@ -31,7 +31,7 @@ from domains.eeg.tasks import (
     time_blocked_folds,
 )
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import probe_c_arg
+from jepa_core.eval.probes import add_probe_c_argument
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained
 
@@ -68,12 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pooling", choices=POOLINGS, help="token pooling for the probes (default: the model card's)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init and supervised")
     p.add_argument("--supervised-epochs", type=int, default=10)
-    p.add_argument(
-        "--probe-c",
-        type=probe_c_arg,
-        default="cv",
-        help="probes' inverse L2 strength: 'cv' (chosen per fold by subject-grouped CV on its training side) or a number",
-    )
+    add_probe_c_argument(p, "per fold, grouped by subject, on its training side")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")

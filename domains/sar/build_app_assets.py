@@ -26,7 +26,7 @@ from domains.sar.eval_mstar import load_chips
 from domains.sar.tasks import load_split
 from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
-from jepa_core.eval.probes import probe_c_arg
+from jepa_core.eval.probes import add_probe_c_argument
 from jepa_core.eval.references import class_counts, fit_probe, stratified_subsample, write_probe
 from jepa_core.pretrained import load_pretrained
 
@@ -58,11 +58,8 @@ def build_assets(
     saved = fit_probe(features, chips.labels, meta, c=probe_c)
     pred = np.asarray(saved.classes)[saved.predict_proba(features.astype(np.float64)).argmax(1)]
     saved.meta["train_accuracy"] = train_accuracy = float((pred == chips.labels).mean())
-    (model_dir / "probes").mkdir(parents=True, exist_ok=True)
     write_probe(model_dir / "probes" / f"{TASK}.json", saved)
     idx = stratified_subsample(chips.labels, per_class)
-    refs = model_dir / "references"
-    refs.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     np.savez_compressed(
         buf,
@@ -70,7 +67,7 @@ def build_assets(
         label=chips.labels[idx].astype(str),
         id=np.array(chips.ids)[idx].astype(str),
     )
-    atomic_write(refs / f"{TASK}.npz", lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
+    atomic_write(model_dir / "references" / f"{TASK}.npz", lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
     card = read_card(model_dir)
     card["downstream_pooling"] = pool  # evaluate.py's default --pool for this model
     write_card(model_dir, card)
@@ -85,9 +82,7 @@ def main(argv=None) -> int:
     p.add_argument("--train-dir", type=Path, required=True, help="MSTAR training chips, <dir>/<CLASS>/*.jpeg")
     p.add_argument("--per-class", type=int, default=60, help="reference chips per class")
     p.add_argument("--pool", choices=POOLS, default="grid4", help="token pooling of the probe's features")
-    p.add_argument(
-        "--probe-c", type=probe_c_arg, default="cv", help="probe's C: 'cv' (5-fold CV on these chips) or a number"
-    )
+    add_probe_c_argument(p, "on these chips")
     args = p.parse_args(argv)
     try:
         build_assets(args.model, args.train_dir, per_class=args.per_class, pool=args.pool, probe_c=args.probe_c)

@@ -21,7 +21,7 @@ from pathlib import Path
 from domains.sar.embed import POOLS, chip_embeddings
 from domains.sar.eval_mstar import MARGIN, encoder_features, handcrafted, load_chips, run_mstar
 from domains.sar.tasks import mstar_soc
-from jepa_core.eval.probes import probe_c_arg
+from jepa_core.eval.probes import add_probe_c_argument
 from jepa_core.eval.report import run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
@@ -40,12 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--pool", choices=POOLS, help="token pooling for the probe features (default: the model card's, else mean)"
     )
-    p.add_argument(
-        "--probe-c",
-        type=probe_c_arg,
-        default="cv",
-        help="inverse L2 strength of the full-label probe: 'cv' (5-fold CV on the training chips) or a number",
-    )
+    add_probe_c_argument(p, "on the training chips, full-label probe only")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")

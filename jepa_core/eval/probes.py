@@ -103,6 +103,16 @@ def probe_c_arg(text: str) -> float | str:
     return c
 
 
+def add_probe_c_argument(parser: argparse.ArgumentParser, folds: str) -> None:
+    """``--probe-c cv|NUMBER`` (default ``cv``); ``folds`` says what the CV splits, for the help text."""
+    parser.add_argument(
+        "--probe-c",
+        type=probe_c_arg,
+        default="cv",
+        help=f"probe's inverse L2 strength C: 'cv' (chosen by CV {folds}) or a number",
+    )
+
+
 def _finite(x: np.ndarray) -> np.ndarray:
     """Non-finite features (inf from a ratio, NaN from a failed detector) become missing, for the imputer."""
     x = np.asarray(x, dtype=np.float64)
