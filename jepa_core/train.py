@@ -129,7 +129,8 @@ def _resume(fabric: Fabric, ckpt_path: Path, model: nn.Module, optimizer) -> int
         return 0
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    fabric.print(f"resuming from {ckpt_path} at step {state['step']}")
+    if fabric.is_global_zero:  # fabric.print would print once per node, not once per job
+        print(f"resuming from {ckpt_path} at step {state['step']}", flush=True)
     return int(state["step"])
 
 
@@ -245,7 +246,7 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
         if evaluating and fabric.is_global_zero:
             ev = _evaluate(fabric, domain, raw, eval_set, cfg)
             log.write({"step": step, "rankme": ev["rankme"], "embed_std": ev["embed_std"]})
-            fabric.print(f"step {step}: loss {float(parts['loss']):.4f}  RankMe {ev['rankme']:.1f}/{ev['embed_dim']}")
+            print(f"step {step}: loss {float(parts['loss']):.4f}  RankMe {ev['rankme']:.1f}/{ev['embed_dim']}")
             last["rankme"] = ev["rankme"]
         stopping = step == t.stop_at
         if step % t.ckpt_every == 0 or step == t.steps or stopping:

@@ -22,6 +22,7 @@ from jepa_core.checkpoint import load_checkpoint
 from jepa_core.config import load_config
 from jepa_core.data import StepBatchSampler
 from jepa_core.train import launch_world, train
+from tests.core.torchrun_nodes import run_two_nodes
 from tests.core.toy_domain import TINY, ToyDomain
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,3 +123,28 @@ def test_sampler_shards_the_single_process_batch_and_reshuffles_each_epoch():
     assert epochs[0] != epochs[1]  # in a new order
     keyed = StepBatchSampler(pool, batch_size=2 * batch, total_steps=steps, start_step=7, seed=3, keyed=True)
     assert next(iter(keyed)) == [(7, i) for i in single.batch_for(7)]  # (step, item) keys for the item seeds
+
+
+def test_two_nodes_with_separate_disks_train_stop_and_resume_like_one_machine(ddp_run, tmp_path):
+    """Multi-node torchrun (2 agents x 1 process, c10d rendezvous). Each node gets its own output
+    folder, as machines without shared storage would: node 1 must write nothing (global rank 0
+    alone writes, not every node's local rank 0) and must resume from rank 0's checkpoint, which
+    it cannot see. The result is the single-machine 2-process run's."""
+    nodes = [tmp_path / "node0", tmp_path / "node1"]
+    args = [
+        ["--out", str(n / "run"), "--ranks-report", str(n / "ranks.json"), *ARGS, "train.batch_size=8"] for n in nodes
+    ]
+    run_two_nodes(SCRIPT, [[*a, "train.stop_at=4"] for a in args], "stop")
+    resumed = run_two_nodes(SCRIPT, args, "resume")
+    assert not nodes[1].exists() or not any(nodes[1].rglob("*")), sorted(map(str, nodes[1].rglob("*")))
+    assert sum(out.count("resuming from") for out in resumed) == 1  # rank 0 only, at step 4
+    assert "at step 4" in resumed[0]
+    report = json.loads((nodes[0] / "ranks.json").read_text())
+    assert report["world_size"] == 2 and report["bitwise_equal"], report
+    run = nodes[0] / "run"
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+            if "loss" in json.loads(line)] == list(range(1, STEPS + 1))  # fmt: skip
+    assert _losses(run) == pytest.approx(_losses(ddp_run["run"]), rel=1e-6, abs=1e-7)
+    a, b = _model(run), _model(ddp_run["run"])
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0, msg=key)

@@ -24,6 +24,7 @@ from jepa_core.export_cli import main
 from jepa_core.export_parts import MANIFEST, part_records, resolve_records
 from jepa_core.pretrained import load_pretrained
 from tests.core import toy_domain
+from tests.core.torchrun_nodes import run_two_nodes
 
 REPO = Path(__file__).resolve().parents[2]
 ECG_SAMPLES = REPO / "data" / "samples" / "ecg"
@@ -31,6 +32,7 @@ N_RECORDS = 10  # rec000..rec009 with 1, 2, 3, 1, 2, ... windows: 19 rows
 RUNNER = f"""import sys
 sys.path.insert(0, {str(REPO)!r})
 from tests.core import toy_domain
+from tests.core.torchrun_nodes import run_two_nodes
 sys.modules["domains.toy.domain"] = toy_domain  # get_domain("toy") finds it
 from jepa_core.export_cli import main
 sys.exit(main())
@@ -134,6 +136,18 @@ def test_torchrun_two_workers(setup: dict, tmp_path: Path) -> None:
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "shard 0/2: wrote 3 parts of 6" in proc.stdout and "shard 1/2: wrote 3 parts of 6" in proc.stdout
+    assert_same_rows(pq.read_table(out), setup["reference"])
+    assert json.loads((out / MANIFEST).read_text())["status"] == "complete"
+
+
+@pytest.mark.slow  # two torchrun agents, one worker each
+def test_torchrun_two_nodes(setup: dict, tmp_path: Path) -> None:
+    """Across machines sharding follows the global RANK, not each node's LOCAL_RANK (0 on both)."""
+    out = tmp_path / "emb"
+    args = [*cli(setup, out, "--part-size", "2"), "--no-progress"]
+    logs = run_two_nodes(setup["runner"], [args, args], "export", timeout=120)
+    assert sorted(log.count("shard 0/2: wrote 3 parts of 6") + 2 * log.count("shard 1/2: wrote 3 parts of 6")
+                  for log in logs) == [1, 2]  # fmt: skip
     assert_same_rows(pq.read_table(out), setup["reference"])
     assert json.loads((out / MANIFEST).read_text())["status"] == "complete"
 
