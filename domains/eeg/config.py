@@ -21,6 +21,10 @@ class EegDataConfig:
     channels: list[str] = field(default_factory=lambda: list(STANDARD_CHANNELS))  # slots; missing -> zero
     bandpass: list[float] = field(default_factory=lambda: [0.5, 45.0])
     notch: list[float] = field(default_factory=lambda: [50.0, 60.0])  # applied only inside the band
+    # Model input scale: "recording" (each channel of each recording robustly to unit spread) or
+    # "fixed" (uV / scale_uv for every recording: keeps amplitude differences between recordings).
+    scaling: str = "recording"
+    scale_uv: float = 10.0  # about the median robust spread of band-passed scalp EEG (eegmat: 8-12 uV)
     # V-JEPA tube masks: per batch one generator, short-range (many small blocks) or long-range.
     short_blocks: int = 8
     short_scale: float = 0.15
@@ -34,6 +38,21 @@ class EegPretrainConfig(PretrainConfig):
     domain: str = "eeg"
     out: str = "runs/eeg"
     data: EegDataConfig = field(default_factory=EegDataConfig)
+
+
+SCALINGS = ("recording", "fixed")
+
+
+def input_scale(data: EegDataConfig) -> float | None:
+    """``fixed_uv`` for :func:`~domains.eeg.io.to_channel_slots`: None for per-recording scaling."""
+    scaling = getattr(data, "scaling", "recording")  # models bundled before the option scale per recording
+    if scaling not in SCALINGS:
+        raise ConfigError(f"data.scaling must be one of {SCALINGS}, got {scaling!r}")
+    if scaling == "recording":
+        return None
+    if not data.scale_uv > 0:
+        raise ConfigError(f"data.scale_uv must be positive, got {data.scale_uv}")
+    return float(data.scale_uv)
 
 
 def frame_samples(data: EegDataConfig) -> int:

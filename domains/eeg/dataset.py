@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from domains.eeg.config import EegDataConfig, frame_samples, video_shape, window_samples
+from domains.eeg.config import EegDataConfig, frame_samples, input_scale, video_shape, window_samples
 from domains.eeg.io import EegRecording, find_recordings, read_eeg, to_channel_slots
 from jepa_core.errors import InputError
 
@@ -46,6 +46,11 @@ def read_for_model(path: str | Path, data: EegDataConfig, *, max_duration_s: flo
         min_duration_s=window_samples(data) / data.fs,
         max_duration_s=max_duration_s,
     )
+
+
+def model_slots(rec: EegRecording, data: EegDataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The recording as the model sees it: channel slots scaled as ``data.scaling`` says, and which are present."""
+    return to_channel_slots(rec, list(data.channels), fixed_uv=input_scale(data))
 
 
 def window_starts(n_samples: int, window: int, stride: int) -> list[int]:
@@ -105,7 +110,7 @@ class EegWindows(Dataset):
 
     def _load(self, path: Path) -> None:
         rec = read_for_model(path, self.data)
-        slots, _ = to_channel_slots(rec, list(self.data.channels))
+        slots, _ = model_slots(rec, self.data)
         index = len(self._signals)
         self._signals.append(slots)
         self.record_ids.append(rec.record_id)

@@ -8,9 +8,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from domains.eeg.config import EegPretrainConfig, frame_samples, video_shape, window_samples
-from domains.eeg.dataset import EegWindows, read_for_model, to_video, window_starts
-from domains.eeg.io import find_recordings, to_channel_slots
+from domains.eeg.config import EegPretrainConfig, frame_samples, input_scale, video_shape, window_samples
+from domains.eeg.dataset import EegWindows, model_slots, read_for_model, to_video, window_starts
+from domains.eeg.io import find_recordings
 from jepa_core.data import filter_by_name
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
@@ -76,8 +76,12 @@ class EegDomain(Domain):
             "units": "microvolts before normalisation",
             "preprocessing": f"EEG-typed channels mapped to 10-20 names; resample to {d.fs} Hz, zero-phase "
             f"Butterworth band-pass {d.bandpass[0]}-{d.bandpass[1]} Hz and notch {list(d.notch)} Hz where inside "
-            "the band, in one FFT pass (|H|^2, 2 s odd-reflection padding); per-channel robust scaling "
-            "(median, IQR / 1.349) over the recording",
+            "the band, in one FFT pass (|H|^2, 2 s odd-reflection padding); "
+            + (
+                f"every channel divided by a fixed {d.scale_uv:g} uV (amplitude differences between recordings kept)"
+                if input_scale(d) is not None
+                else "per-channel robust scaling (median, IQR / 1.349) over the recording"
+            ),
         }
 
     def list_records(self, source: Any) -> list[Path]:
@@ -103,7 +107,7 @@ class EegDomain(Domain):
                 except InputError as err:
                     yield {"record_id": path.name, "error": str(err)}
                     continue
-                signal, _ = to_channel_slots(rec, list(d.channels))
+                signal, _ = model_slots(rec, d)
                 for start in window_starts(signal.shape[1], win, stride):
                     x = to_video(signal[:, start : start + win], frame, slots)
                     yield {"x": x, "record_id": rec.record_id, "start": start, "start_s": start / d.fs, "rate": d.fs}

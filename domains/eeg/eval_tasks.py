@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from domains.eeg.baselines import band_power_features
 from domains.eeg.config import frame_samples, video_shape, window_samples
-from domains.eeg.dataset import read_for_model, to_video, window_starts
+from domains.eeg.dataset import model_slots, read_for_model, to_video, window_starts
 from domains.eeg.io import to_channel_slots
 from domains.eeg.tasks import LabelledRecording
 from jepa_core.errors import InputError
@@ -66,7 +66,7 @@ def load_windows(
             log(f"skipped: {err}")
             skipped.append({"file": str(item.path), "error": str(err)})
             continue
-        scaled, present = to_channel_slots(rec, list(d.channels))
+        scaled, present = model_slots(rec, d)
         uv, _ = to_channel_slots(rec, list(d.channels), scale=False)
         if events is None:
             starts = window_starts(scaled.shape[1], win, int(round((stride_s or win / d.fs) * d.fs)))

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from domains.eeg.config import frame_samples, video_shape, window_samples
-from domains.eeg.dataset import read_for_model, to_video, window_starts
+from domains.eeg.config import frame_samples, input_scale, video_shape, window_samples
+from domains.eeg.dataset import model_slots, read_for_model, to_video, window_starts
 from domains.eeg.eval_tasks import embed
-from domains.eeg.io import EegRecording, to_channel_slots
+from domains.eeg.io import EegRecording, robust_spread_uv
 from domains.eeg.tasks import EEGMAT_CLASSES
 from jepa_core.errors import InputError
 from jepa_core.eval.references import EmbeddingMap, ReferenceMaps, load_probe, load_reference, reorder_proba
@@ -82,7 +82,7 @@ class EegAnalyser:
         d = self.pre.cfg.data
         win, frame, slots = window_samples(d), frame_samples(d), video_shape(d)[2]
         rec = read_for_model(path, d, max_duration_s=self.max_duration_s)
-        scaled, present = to_channel_slots(rec, list(d.channels))
+        scaled, present = model_slots(rec, d)
         starts = window_starts(scaled.shape[1], win, int(round((stride_s or win / d.fs) * d.fs)))
         video = torch.stack([to_video(scaled[:, s : s + win], frame, slots) for s in starts])
         emb = embed(self.pre.encoder, video, self.pooling)
@@ -111,4 +111,12 @@ class EegAnalyser:
             notes.append(f"Only the first {self.max_duration_s / 60:g} min were analysed.")
         if rec.fs_original < d.fs:
             notes.append(f"Recorded at {rec.fs_original:g} Hz and up-sampled to the model's {d.fs:g} Hz.")
+        fixed_uv = input_scale(d)
+        if fixed_uv is not None and present.any():
+            spread = float(np.median(robust_spread_uv(rec)))
+            if not fixed_uv / 4 <= spread <= fixed_uv * 4:  # the model reads amplitudes in units of fixed_uv
+                notes.append(
+                    f"Unusual amplitude: median channel spread {spread:.3g} uV, where this model expects about "
+                    f"{fixed_uv:g} uV (it reads absolute amplitude); check the units and the reference."
+                )
         return notes

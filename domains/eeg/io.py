@@ -4,7 +4,7 @@ normalisation to the 10-20 system, resampling, band-pass and notch filters.
 Every failure on bad input raises ``InputError`` naming the file and the problem; raw MNE or
 numpy errors are wrapped, never passed on. Units: MNE stores volts; this module converts to
 microvolts in exactly one place (``_load_uv``), and everything downstream is in uV until the
-per-channel robust scaling of :func:`to_channel_slots`.
+model's input scaling in :func:`to_channel_slots` (per recording and channel, or a fixed number of uV).
 """
 
 from __future__ import annotations
@@ -388,10 +388,14 @@ def read_eeg(
     if max_duration_s is not None and duration > max_duration_s:
         raw.crop(tmax=max_duration_s, include_tmax=False)
     data = _load_uv(raw, picks, path)
-    nonfinite = _repair(data)
-    if nonfinite == data.size:
-        raise InputError(path, "every sample is NaN or infinite")
-    flat = tuple(n for n, row in zip(names, data, strict=True) if float(np.ptp(row)) < 1e-3)
+    lo, hi = data.min(axis=1), data.max(axis=1)  # NaN or inf anywhere shows in these
+    nonfinite = 0
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        nonfinite = _repair(data)
+        if nonfinite == data.size:
+            raise InputError(path, "every sample is NaN or infinite")
+        lo, hi = data.min(axis=1), data.max(axis=1)
+    flat = tuple(n for n, a, b in zip(names, lo, hi, strict=True) if b - a < 1e-3)
     if len(flat) == len(names):
         raise InputError(path, "every EEG channel is flat (constant signal)")
     try:
@@ -434,13 +438,20 @@ def read_events(raw: mne.io.BaseRaw) -> list[tuple[float, float, str]]:
 
 
 def to_channel_slots(
-    rec: EegRecording, channels: Sequence[str] = STANDARD_CHANNELS, *, scale: bool = True
+    rec: EegRecording,
+    channels: Sequence[str] = STANDARD_CHANNELS,
+    *,
+    scale: bool = True,
+    fixed_uv: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Place the recording's channels in the slots of ``channels`` and (``scale``) scale each robustly.
+    """Place the recording's channels in the slots of ``channels`` and (``scale``) scale them.
 
-    Missing (and flat) channels are zero-filled, which after scaling means "no information";
-    present channels are centred on their median and divided by IQR / 1.349 (the standard
-    deviation of a Gaussian with that IQR), so artefacts do not set the scale.
+    Missing (and flat) channels are zero-filled, which after scaling means "no information".
+    Per-recording robust scaling (default): each present channel is centred on its median and
+    divided by IQR / 1.349 (the standard deviation of a Gaussian with that IQR), so artefacts do
+    not set the scale, and neither does the recording's overall amplitude. ``fixed_uv``: every
+    channel divided by that many microvolts instead, which keeps amplitude differences between
+    recordings (the band-passed signal is already centred).
     Shape: returns ((len(channels), T) float32, (len(channels),) bool present).
     """
     out = np.zeros((len(channels), rec.signal.shape[1]), dtype=np.float32)
@@ -451,16 +462,28 @@ def to_channel_slots(
         return out, present
     src, dst = (list(t) for t in zip(*rows, strict=True))
     present[dst] = True
-    if not scale:
-        out[dst] = rec.signal[src]
+    if not scale or fixed_uv is not None:
+        out[dst] = rec.signal[src] if not scale else rec.signal[src] * np.float32(1.0 / fixed_uv)
         return out, present
-    step = max(1, rec.signal.shape[1] // 2048)  # robust statistics of ~2k regularly spaced samples suffice
-    sub = np.sort(rec.signal[src, ::step], axis=1)  # one sort serves the three quantiles
-    q25, q50, q75 = (sub[:, round(q * (sub.shape[1] - 1))][:, None] for q in (0.25, 0.5, 0.75))
-    spread = (q75 - q25) / np.float32(1.349)
+    q50, spread = _robust_stats(rec.signal[src])
     inv = np.where(spread > 1e-6, 1.0 / np.maximum(spread, 1e-6), 0.0).astype(np.float32)
     out[dst] = (rec.signal[src] - q50) * inv  # float32 throughout: a float64 detour tripled the read time
     return out, present
+
+
+def _robust_stats(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row median and IQR / 1.349 from ~2k regularly spaced samples. Shape: (C, T) -> 2 x (C, 1)."""
+    sub = signal[:, :: max(1, signal.shape[1] // 2048)]
+    ks = [round(q * (sub.shape[1] - 1)) for q in (0.25, 0.5, 0.75)]
+    sub = np.partition(sub, ks, axis=1)  # one partial sort serves the three quantiles
+    q25, q50, q75 = (sub[:, k][:, None] for k in ks)
+    return q50, (q75 - q25) / np.float32(1.349)
+
+
+def robust_spread_uv(rec: EegRecording) -> np.ndarray:
+    """IQR / 1.349 of each non-flat channel, in microvolts. Shape: (n non-flat channels,)."""
+    rows = [r for r, n in enumerate(rec.channels) if n not in rec.flat_channels]
+    return _robust_stats(rec.signal[rows])[1][:, 0] if rows else np.zeros(0, dtype=np.float32)
 
 
 def find_recordings(source: str | Path) -> list[Path]:

@@ -41,6 +41,24 @@ def linear_probe(
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried by ``select_c``
 
 
+CV_MAX_SAMPLES = 8000  # the C search of larger training sets runs on a subsample (50 cold fits each)
+CV_MIN_PER_CLASS = 200
+
+
+def cv_subsample(y: np.ndarray, n: int, seed: int = 0, min_per_class: int = CV_MIN_PER_CLASS) -> np.ndarray:
+    """Sorted indices of about ``n`` examples, each class in proportion but keeping at least
+    ``min_per_class`` of it (all of a rarer one), so rare classes still weigh in the balanced accuracy."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    frac = n / len(y)
+    keep = []
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        k = min(len(idx), max(int(np.ceil(frac * len(idx))), min_per_class))
+        keep.append(rng.choice(idx, size=k, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
 def select_c(
     x: np.ndarray,
     y: np.ndarray,
@@ -49,13 +67,18 @@ def select_c(
     cs: tuple[float, ...] = C_GRID,
     folds: int = 5,
     seed: int = 0,
+    max_samples: int | None = CV_MAX_SAMPLES,
 ) -> tuple[float, dict[str, float]]:
     """The ``C`` of ``linear_probe`` with the best mean balanced accuracy over cross-validation folds of
     the training set (never the test set), and each candidate's score. With ``groups`` (subject, record)
     holding two or more groups, the folds are ``GroupKFold``, so no group sits on both sides; otherwise
-    (no groups, or all from one subject) stratified by class.
+    (no groups, or all from one subject) stratified by class. Larger training sets than ``max_samples``
+    are searched on a seeded subsample (:func:`cv_subsample`); the caller's final fit uses all of them.
     Ties go to the smaller ``C`` (stronger regularisation). Shape: x (N, D), y and groups (N,)."""
     y = np.asarray(y)
+    if max_samples is not None and len(y) > max_samples:
+        keep = cv_subsample(y, max_samples, seed)
+        x, y, groups = x[keep], y[keep], None if groups is None else np.asarray(groups)[keep]
     if groups is not None and len(np.unique(groups)) >= 2:
         n_folds = min(folds, len(np.unique(groups)))
         splits = list(GroupKFold(n_splits=n_folds).split(x, y, groups))

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = ROOT / "data" / "samples" / "eeg"
 
 
-def build_eeg_test_model(folder: Path) -> Path:
+def build_eeg_test_model(folder: Path, scaling: str = "fixed") -> Path:
     overrides = [
+        f"data.scaling={scaling}",
         f"data.sources=['{SAMPLE_DIR}']", "data.include=['Subject09_*']", f"out={folder / 'run'}", "data.stride_s=4",
         "model.embed_dim=32", "model.depth=1", "model.num_heads=2", "model.pred_dim=16", "model.pred_depth=1",
         "model.pred_heads=2", "train.steps=2", "train.batch_size=4", "train.log_every=1", "train.eval_every=0",

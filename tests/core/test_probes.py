@@ -4,9 +4,11 @@ import json
 import numpy as np
 import pytest
 
+import jepa_core.eval.probes as probes
 from jepa_core.eval.probes import (
     C_GRID,
     SavedLinearProbe,
+    cv_subsample,
     knn_probe,
     kshot_indices,
     linear_probe,
@@ -88,6 +90,22 @@ def test_select_c_with_one_group_falls_back_to_stratified_folds_and_refuses_too_
     assert select_c(x, y, groups=np.zeros(30)) == select_c(x, y)  # one subject: stratified folds
     with pytest.raises(ValueError, match="cannot cross-validate"):
         select_c(x[:4], np.array(["a", "b", "c", "c"]))
+
+
+def test_cv_subsample_keeps_rare_classes_and_large_sets_search_on_it(monkeypatch):
+    y = np.array(["n"] * 9000 + ["s"] * 900 + ["f"] * 100)
+    keep = cv_subsample(y, 2000, seed=1)
+    counts = dict(zip(*np.unique(y[keep], return_counts=True), strict=True))
+    assert counts == {"f": 100, "n": 1800, "s": 200}  # n in proportion, s lifted to 200, every f kept
+    assert np.array_equal(keep, np.unique(keep)) and not np.array_equal(keep, cv_subsample(y, 2000, seed=2))
+    seen = []
+    real = probes.linear_probe
+    monkeypatch.setattr(
+        probes, "linear_probe", lambda xa, ya, xb, **kw: seen.append(len(ya) + len(xb)) or real(xa, ya, xb, **kw)
+    )
+    x, y = _blobs(n=3000, k=2)  # ~1500 per class
+    select_c(x, y, cs=(1.0,), max_samples=1000)
+    assert len(set(seen)) == 1 and 1000 <= seen[0] <= 1002  # every fold splits the same ~1000-example subsample
 
 
 def test_probe_c_arg():

@@ -101,3 +101,14 @@ def test_tiny_pretraining_loss_falls(tmp_path):
     losses = [json.loads(x)["loss"] for x in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 8 and np.mean(losses[-2:]) < 0.9 * np.mean(losses[:2])
     assert (result.encoder_dir / "encoder.safetensors").is_file()
+
+
+def test_input_scaling_option():
+    from domains.eeg.config import input_scale
+
+    assert input_scale(EegDataConfig()) is None  # per recording: the default, and what older cards mean
+    assert input_scale(EegDataConfig(scaling="fixed", scale_uv=5.0)) == 5.0
+    with pytest.raises(ConfigError, match="data.scaling"):
+        input_scale(EegDataConfig(scaling="global"))
+    with pytest.raises(ConfigError, match="scale_uv"):
+        input_scale(EegDataConfig(scaling="fixed", scale_uv=0.0))

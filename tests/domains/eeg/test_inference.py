@@ -31,10 +31,18 @@ def test_missing_channels_are_noted(analyser, tmp_path):
 
 
 def test_long_recordings_are_cut(tmp_path):
-    model = build_eeg_test_model(tmp_path / "m")
+    model = build_eeg_test_model(tmp_path / "m", scaling="recording")
     short = EegAnalyser(model, max_duration_s=8.0)
     a = short.analyse(SAMPLE_DIR / "Subject09_2.edf")
     assert len(a.starts_s) == 2 and any("first" in n for n in a.notes)
+    loud = write_edf(tmp_path / "loud.edf", 40 * oscillation(10.0, 12, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    assert not any("amplitude" in n for n in short.analyse(loud).notes)  # per-recording scaling: no concern
+
+
+def test_unusual_amplitude_is_noted(analyser, tmp_path):
+    assert analyser.pre.cfg.data.scaling == "fixed"
+    loud = write_edf(tmp_path / "loud.edf", 40 * oscillation(10.0, 12, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    assert any("Unusual amplitude" in n and "uV" in n for n in analyser.analyse(loud).notes)
 
 
 @pytest.mark.parametrize(

@@ -185,3 +185,32 @@ def test_wanted_labels_keep_both_forms_of_typed_labels():
 
     labels = ["EEG Fp1-REF", "ECG Cz", "Fp1-F7", "EDF Annotations", "POL DC01", "T3"]
     assert _wanted_labels(labels, STANDARD_CHANNELS) == ["EEG Fp1-REF", "Fp1-REF", "ECG Cz", "Cz", "T3", "T3"]
+
+
+def test_robust_scaling_quantiles_and_fixed_scaling_keeps_amplitude(tmp_path):
+    rng = np.random.default_rng(0)
+    quiet, loud = (rng.standard_normal((19, 20 * 256)) * a for a in (10.0, 30.0))  # uV
+    recs = [read_eeg(write_edf(tmp_path / f"{n}.edf", x, TEN_TWENTY_OLD, 256.0), fs=128.0)
+            for n, x in (("quiet", quiet), ("loud", loud))]  # fmt: skip
+    for rec in recs:  # per recording: median 0, IQR / 1.349 = 1, whatever the amplitude
+        slots, _ = to_channel_slots(rec)
+        q25, q50, q75 = np.percentile(slots[:, :: max(1, slots.shape[1] // 2048)], [25, 50, 75], axis=1)
+        assert np.allclose(q50, 0.0, atol=0.02) and np.allclose((q75 - q25) / 1.349, 1.0, atol=0.03)
+    fixed = [to_channel_slots(rec, fixed_uv=10.0)[0] for rec in recs]
+    np.testing.assert_allclose(fixed[0], to_channel_slots(recs[0], scale=False)[0] / 10.0, rtol=1e-6)
+    ratio = np.median(fixed[1].std(1)) / np.median(fixed[0].std(1))
+    assert 2.7 < ratio < 3.3  # the 3x louder recording stays 3x louder
+
+
+def test_nonfinite_samples_repaired_and_flat_channels_found(tmp_path):
+    import mne
+
+    data = oscillation(10.0, 10, 256.0, 19) * 1e-6
+    data[3, 100:110] = np.nan
+    data[5] = 2e-6  # constant: flat
+    info = mne.create_info(list(TEN_TWENTY_OLD), 256.0, "eeg")
+    path = tmp_path / "holes_raw.fif"
+    mne.io.RawArray(data, info, verbose="error").save(path, verbose="error")
+    rec = read_eeg(path, fs=128.0)
+    assert rec.nonfinite_samples == 10 and np.isfinite(rec.signal).all()
+    assert rec.flat_channels == (normalise_channel_name(TEN_TWENTY_OLD[5]),)
