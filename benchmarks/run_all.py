@@ -64,7 +64,8 @@ HEADLINES = (
         "eeg_eegmat",
         "eeg",
         "eegmat rest vs arithmetic, unseen subjects 7-9, per window",
-        "balanced_accuracy",  # eeg_pretrain_seeds.json is the 800-step recipe bundled before session 6
+        "balanced_accuracy",
+        pretrain_seeds=("eeg_pretrain_seeds", "window_balanced_accuracy"),
     ),
     Headline("eeg_eegmat_cv", "eeg", "eegmat rest vs arithmetic, GroupKFold over 10 subjects", "balanced_accuracy"),
     Headline("sar_mstar_soc", "sar", "MSTAR SOC 10 classes, probe on all training chips", "accuracy"),
