@@ -67,7 +67,7 @@ def load_windows(
             skipped.append({"file": str(item.path), "error": str(err)})
             continue
         scaled, present = model_slots(rec, d)
-        uv, _ = to_channel_slots(rec, list(d.channels), scale=False)
+        uv, _ = to_channel_slots(rec, list(d.channels), fixed_uv=1.0)
         if events is None:
             starts = window_starts(scaled.shape[1], win, int(round((stride_s or win / d.fs) * d.fs)))
             labels = [item.label] * len(starts)

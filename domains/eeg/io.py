@@ -441,17 +441,16 @@ def to_channel_slots(
     rec: EegRecording,
     channels: Sequence[str] = STANDARD_CHANNELS,
     *,
-    scale: bool = True,
     fixed_uv: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Place the recording's channels in the slots of ``channels`` and (``scale``) scale them.
+    """Place the recording's channels in the slots of ``channels`` and scale them.
 
     Missing (and flat) channels are zero-filled, which after scaling means "no information".
     Per-recording robust scaling (default): each present channel is centred on its median and
     divided by IQR / 1.349 (the standard deviation of a Gaussian with that IQR), so artefacts do
     not set the scale, and neither does the recording's overall amplitude. ``fixed_uv``: every
     channel divided by that many microvolts instead, which keeps amplitude differences between
-    recordings (the band-passed signal is already centred).
+    recordings (the band-passed signal is already centred); ``fixed_uv=1`` leaves microvolts.
     Shape: returns ((len(channels), T) float32, (len(channels),) bool present).
     """
     out = np.zeros((len(channels), rec.signal.shape[1]), dtype=np.float32)
@@ -462,8 +461,8 @@ def to_channel_slots(
         return out, present
     src, dst = (list(t) for t in zip(*rows, strict=True))
     present[dst] = True
-    if not scale or fixed_uv is not None:
-        out[dst] = rec.signal[src] if not scale else rec.signal[src] * np.float32(1.0 / fixed_uv)
+    if fixed_uv is not None:
+        out[dst] = rec.signal[src] if fixed_uv == 1 else rec.signal[src] * np.float32(1.0 / fixed_uv)
         return out, present
     q50, spread = _robust_stats(rec.signal[src])
     inv = np.where(spread > 1e-6, 1.0 / np.maximum(spread, 1e-6), 0.0).astype(np.float32)

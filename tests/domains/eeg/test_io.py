@@ -197,7 +197,7 @@ def test_robust_scaling_quantiles_and_fixed_scaling_keeps_amplitude(tmp_path):
         q25, q50, q75 = np.percentile(slots[:, :: max(1, slots.shape[1] // 2048)], [25, 50, 75], axis=1)
         assert np.allclose(q50, 0.0, atol=0.02) and np.allclose((q75 - q25) / 1.349, 1.0, atol=0.03)
     fixed = [to_channel_slots(rec, fixed_uv=10.0)[0] for rec in recs]
-    np.testing.assert_allclose(fixed[0], to_channel_slots(recs[0], scale=False)[0] / 10.0, rtol=1e-6)
+    np.testing.assert_allclose(fixed[0], to_channel_slots(recs[0], fixed_uv=1.0)[0] / 10.0, rtol=1e-6)
     ratio = np.median(fixed[1].std(1)) / np.median(fixed[0].std(1))
     assert 2.7 < ratio < 3.3  # the 3x louder recording stays 3x louder
 
