@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,21 @@ def time_calls(fn: Callable[[], object], *, warmup: int = 3, min_seconds: float 
         fn()
         calls += 1
     return (time.perf_counter() - tic) / calls
+
+
+def paired_median_times(fns: dict[str, Callable[[], object]], *, rounds: int = 40, warmup: int = 2) -> dict:
+    """Seconds per call of each function, called in turn for ``rounds`` rounds (``a b a b ...``), so
+    that drift in the machine's speed (other load, memory state) hits them alike. Median and min."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            tic = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - tic)
+    return {name: {"median_s": statistics.median(t), "min_s": min(t)} for name, t in times.items()}
 
 
 def reader_vs_bare(paths: list, bare: Callable, ours: Callable, *, unit: str, bare_name: str,

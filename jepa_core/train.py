@@ -241,6 +241,9 @@ def train(domain: Domain, cfg: DictConfig, *, fabric: Fabric | None = None) -> T
             )
             log.write(last)
             bar.set_postfix(loss=f"{last['loss']:.4f}")
+            if not t.progress and fabric.is_global_zero:  # batch jobs: a plain line per log interval
+                print(f"step {step}/{t.steps}: loss {last['loss']:.4f}  lr {last['lr']:.2e}  "
+                      f"{last['samples_per_s']:.0f} samples/s", flush=True)  # fmt: skip
             tic = time.perf_counter()
         evaluating = t.eval_every and (step % t.eval_every == 0 or step == t.steps) and len(eval_set) > 1
         if evaluating and fabric.is_global_zero:

@@ -27,7 +27,10 @@ def to_video(window: torch.Tensor | np.ndarray, frame: int, channel_slots: int) 
     window = torch.as_tensor(window, dtype=torch.float32)
     if window.shape[0] < channel_slots:
         window = torch.nn.functional.pad(window, (0, 0, 0, channel_slots - window.shape[0]))
-    return rearrange(window, "c (f s) -> 1 f c s", s=frame)
+    c, t = window.shape
+    if t % frame:
+        raise ValueError(f"window of {t} samples is not a whole number of {frame}-sample frames")
+    return window.view(c, t // frame, frame).transpose(0, 1).unsqueeze(0)  # a view; einops costs 2x here
 
 
 def from_video(video: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from domains.eeg.tasks import LabelledRecording
 from jepa_core.errors import InputError
 from jepa_core.eval import supervised
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
-from jepa_core.eval.probes import linear_probe, resolve_c
+from jepa_core.eval.probes import linear_probe, resolve_c, standardise_per_group
 from jepa_core.eval.references import reorder_proba
 from jepa_core.pretrained import Pretrained, random_encoder
 
@@ -162,6 +162,7 @@ def run_task(
     sup_epochs: int = 10,
     recording_level: bool = True,
     probe_c: float | str = "cv",
+    subject_norm: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every method on every fold (window index arrays); metrics averaged over folds (and seeds).
@@ -169,11 +170,18 @@ def run_task(
     ``probe_c="cv"``: each fold's probe picks its C by cross-validation on that fold's training
     windows only, grouped by subject when they hold two or more subjects (else stratified by class).
     The chosen C of every fold is kept as ``probe_c`` in the method's results.
+
+    ``subject_norm``: a subject-calibrated protocol. Every probe's features are z-scored per subject
+    over all of that subject's windows (:func:`~jepa_core.eval.probes.standardise_per_group`), and the
+    supervised model's input per subject and channel slot. Labels are never used, but the test
+    subjects' windows are used together (transductive), as a calibration recording would be.
     """
     classes = [str(c) for c in classes]
     recs = w.record_ids if recording_level else None
 
     def probe_runs(x: np.ndarray) -> list[dict]:
+        if subject_norm:
+            x = standardise_per_group(x, w.subjects)
         runs = []
         for tr, te in folds:
             c, _ = resolve_c(x[tr], w.labels[tr], probe_c, groups=w.subjects[tr])
@@ -196,18 +204,32 @@ def run_task(
         results["handcrafted"] = summarise(probe_runs(x))
         log(_line("handcrafted", results["handcrafted"]))
     if "supervised" in methods:
+        video = standardise_video_per_subject(w.video, w.subjects) if subject_norm else w.video
         runs = []
         for k, (tr, te) in enumerate(folds):
             for s in seeds:
                 enc = random_encoder(pre, 1000 * k + s)
                 head = supervised.train_window_classifier(
-                    enc, w.video[tr], w.labels[tr], classes, epochs=sup_epochs, seed=s
+                    enc, video[tr], w.labels[tr], classes, epochs=sup_epochs, seed=s
                 )
-                proba = supervised.predict_windows(enc, head, w.video[te])
+                proba = supervised.predict_windows(enc, head, video[te])
                 runs.append(score(w.labels[te], proba, classes, _sel(recs, te)))
         results["supervised"] = summarise(runs)
         log(_line("supervised", results["supervised"]))
     return results
+
+
+def standardise_video_per_subject(video: torch.Tensor, subjects: np.ndarray) -> torch.Tensor:
+    """Z-score every channel slot per subject over all of its windows; empty slots stay zero.
+    Shape: video (N, 1, F, C, S), subjects (N,) -> same shape."""
+    out = torch.empty_like(video)
+    for s in np.unique(subjects):
+        rows = torch.from_numpy(np.flatnonzero(subjects == s))
+        x = video[rows]
+        mu = x.mean(dim=(0, 1, 2, 4), keepdim=True)
+        sd = x.std(dim=(0, 1, 2, 4), keepdim=True)
+        out[rows] = torch.where(sd > 1e-6, (x - mu) / sd.clamp_min(1e-6), torch.zeros_like(x))
+    return out
 
 
 def _sel(values: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:

@@ -9,7 +9,9 @@ architecture, random weights, same probe), ``handcrafted`` (log band power per c
 probe), ``supervised`` (same architecture trained from scratch). Each probe's L2 strength C is
 chosen per fold by subject-grouped cross-validation on that fold's training side (``--probe-c``).
 Balanced accuracy and AUROC are reported per window and per recording (mean of its window
-probabilities).
+probabilities). ``--subject-norm`` runs a subject-calibrated protocol instead: every method's
+features are z-scored per subject over all of its windows (test subjects too, unlabelled), as a
+calibration recording of each new subject would allow; its numbers are reported apart.
 """
 
 from __future__ import annotations
@@ -69,6 +71,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init and supervised")
     p.add_argument("--supervised-epochs", type=int, default=10)
     add_probe_c_argument(p, "per fold, grouped by subject, on its training side")
+    p.add_argument(
+        "--subject-norm",
+        action="store_true",
+        help="subject-calibrated protocol: z-score every method's features (and the supervised input) per "
+        "subject over all its windows, test subjects included (unlabelled, transductive); reported apart",
+    )
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="write results JSON here")
@@ -99,6 +107,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         pooling=pooling,
         sup_epochs=args.supervised_epochs,
         probe_c=args.probe_c,
+        subject_norm=args.subject_norm,
     )
     if args.task == "eegmat-rest-vs-task":
         recordings = eegmat_recordings(args.data_dir)
@@ -139,6 +148,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         "n_windows": counts,
         "pooling": pooling,
         "probe_c": args.probe_c,
+        "subject_norm": args.subject_norm,
         "results": results,
         "skipped": skipped,
         "checkpoint": str(args.checkpoint),
@@ -150,7 +160,8 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 def format_table(report: dict) -> str:
     lines = [
-        f"task {report['task']}  ({report['split']['how']}; windows {report['n_windows']})",
+        f"task {report['task']}{' (subject-normalised features)' if report.get('subject_norm') else ''}  "
+        f"({report['split']['how']}; windows {report['n_windows']})",
         f"{'method':<12}{'window bal.acc':>22}{'window AUROC':>16}{'recording bal.acc':>20}{'recording AUROC':>18}",
     ]
     for name, r in report["results"].items():
@@ -188,7 +199,8 @@ def card_entry(report: dict) -> tuple[str, dict]:
         }
         for name, r in report["results"].items()
     }
-    return report["task"], {"split": report["split"], "pooling": report["pooling"], "results": summary}
+    task = report["task"] + ("-subject-norm" if report.get("subject_norm") else "")
+    return task, {"split": report["split"], "pooling": report["pooling"], "results": summary}
 
 
 if __name__ == "__main__":

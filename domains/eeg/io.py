@@ -239,9 +239,11 @@ def _load_uv(raw: mne.io.BaseRaw, picks: list[int], path: Path) -> np.ndarray:
     if len(picks) * raw.n_times * 8 > MAX_BYTES:
         raise InputError(path, f"{len(picks)} channels x {raw.n_times} samples exceed the memory budget")
     try:
-        return raw.get_data(picks=picks, units="uV")
+        data = raw.get_data(picks=picks)  # a new array (the raw is not preloaded), in volts: EEG-typed picks
     except Exception as err:
         raise InputError(path, f"cannot decode the samples: {str(err).splitlines()[0]}") from None
+    data *= 1e6  # what get_data(units="uV") does, without its per-call unit lookup (~0.1 ms)
+    return data
 
 
 def _repair(data: np.ndarray) -> int:
@@ -331,7 +333,7 @@ def preprocess(
         buf[:, t : t + pad] = -sig[:, -2 : -pad - 2 : -1] * fade  # odd reflection about the last sample
         buf[:, t : t + pad] += 2 * sig[:, -1:] * fade
         buf[:, nfft - pad :] = (2 * sig[:, :1] - sig[:, pad:0:-1]) * fade[::-1]
-    spec = spfft.rfft(buf, axis=1, workers=1)
+    spec = spfft.rfft(buf, axis=1, workers=1)  # 2 threads were slower on 19 x 32k points
     n_out = nfft * up // down
     keep = n_out // 2 + 1
     if keep > spec.shape[1]:  # up-sampling: zero-pad the spectrum

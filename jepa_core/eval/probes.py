@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +141,25 @@ def _finite(x: np.ndarray) -> np.ndarray:
     """Non-finite features (inf from a ratio, NaN from a failed detector) become missing, for the imputer."""
     x = np.asarray(x, dtype=np.float64)
     return np.where(np.isfinite(x), x, np.nan)
+
+
+def standardise_per_group(x: np.ndarray, groups: np.ndarray, *, eps: float = 1e-6) -> np.ndarray:
+    """Z-score every feature within each group (e.g. subject) over all of that group's rows.
+
+    A calibration protocol, not a probe: it uses a group's unlabelled rows together, so on test
+    groups it is transductive (it needs several windows of the same subject, of whatever class).
+    Features that are constant within a group become 0. Shape: x (N, D), groups (N,) -> (N, D).
+    """
+    x = _finite(x)
+    out = np.empty_like(x)
+    groups = np.asarray(groups)
+    for g in np.unique(groups):
+        rows = groups == g
+        with warnings.catch_warnings():  # a feature missing in the whole group stays missing (NaN)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mu, sd = np.nanmean(x[rows], axis=0), np.nanstd(x[rows], axis=0)
+        out[rows] = (x[rows] - mu) / np.where(sd > eps, sd, np.inf)
+    return out
 
 
 def knn_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *, k: int = 20) -> ProbeResult:

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
 import jepa_core.eval.probes as probes
 from jepa_core.eval.probes import (
@@ -15,6 +16,7 @@ from jepa_core.eval.probes import (
     probe_c_arg,
     resolve_c,
     select_c,
+    standardise_per_group,
 )
 from jepa_core.eval.references import fit_probe
 
@@ -133,3 +135,25 @@ def test_resolve_c_given_chosen_or_default_when_too_small():
     assert resolve_c(x, y, 0.5) == (0.5, None)
     assert resolve_c(x, y, "cv") == select_c(x, y)
     assert resolve_c(x[:4], np.array(["a", "b", "c", "c"]), "cv") == (1.0, None)  # one example of a class
+
+
+def test_standardise_per_group_removes_subject_offsets_a_probe_cannot():
+    """Class shifts features by -1 within each subject; subjects add offsets far larger than that.
+    Trained on low-offset subjects, a probe calls every high-offset test window one class; z-scored
+    per subject (unlabelled), the within-subject shift separates the classes."""
+    rng = np.random.default_rng(0)
+    subjects = np.repeat(np.arange(6), 40)
+    y = np.tile(np.repeat(["rest", "task"], 20), 6)
+    offset = np.where(subjects < 4, subjects * 0.5, 6.0 + subjects)[:, None]
+    x = offset - (y == "task")[:, None] + 0.2 * rng.standard_normal((len(y), 3))
+    tr, te = subjects < 4, subjects >= 4
+    raw = linear_probe(x[tr], y[tr], x[te])
+    assert balanced_accuracy_score(y[te], raw.pred) == 0.5
+    z = standardise_per_group(x, subjects)
+    normed = linear_probe(z[tr], y[tr], z[te])
+    assert balanced_accuracy_score(y[te], normed.pred) > 0.95
+    for s in range(6):
+        np.testing.assert_allclose(z[subjects == s].mean(0), 0, atol=1e-9)
+        np.testing.assert_allclose(z[subjects == s].std(0), 1, atol=1e-9)
+    const = standardise_per_group(np.c_[x[:, :1], np.ones(len(x)), np.full(len(x), np.nan)], subjects)
+    assert (const[:, 1] == 0).all() and np.isnan(const[:, 2]).all()

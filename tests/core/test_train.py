@@ -18,11 +18,14 @@ def _metrics(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_loss_falls_and_artifacts_written(tmp_path):
+def test_loss_falls_and_artifacts_written(tmp_path, capsys):
     torch.manual_seed(0)
-    result = train(ToyDomain(), _cfg(tmp_path, "run", "train.steps=60", "optim.lr=2e-3"))
+    result = train(ToyDomain(), _cfg(tmp_path, "run", "train.steps=60", "optim.lr=2e-3", "train.progress=false"))
     losses = [m["loss"] for m in _metrics(result.run_dir) if "loss" in m]
     assert len(losses) == 12
+    # without a progress bar, a batch job still logs a plain line per interval
+    printed = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("step ") and "samples/s" in ln]
+    assert len(printed) == 12 and printed[-1].startswith("step 60/60: loss ")
     assert sum(losses[-3:]) / 3 < 0.85 * sum(losses[:2]) / 2, losses
     assert any("rankme" in m for m in _metrics(result.run_dir))
     assert (result.run_dir / "config.yaml").is_file()

@@ -135,3 +135,37 @@ def test_evaluate_cv_over_every_subject(tiny_run, eegmat_like, tmp_path):
     report = json.loads(out.read_text())
     assert report["split"]["how"] == "GroupKFold by subject, 4 folds"
     assert sorted(s for f in report["split"]["folds"] for s in f["test"]) == [0, 1, 2, 3]
+
+
+def test_evaluate_subject_norm_is_reported_apart(tiny_run, eegmat_like, tmp_path):
+    out = tmp_path / "sn.json"
+    proc = _run("domains/eeg/evaluate.py", "--checkpoint", str(tiny_run), "--data-dir", str(eegmat_like), "--methods",
+                "handcrafted", "supervised", "--seeds", "0", "--supervised-epochs", "1", "--subject-norm",
+                "--out", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["subject_norm"] is True and "subject-normalised" in proc.stdout
+    assert report["results"]["handcrafted"]["balanced_accuracy"] > 0.95
+    assert 0.0 <= report["results"]["supervised"]["balanced_accuracy"] <= 1.0
+    from domains.eeg.evaluate import card_entry
+
+    assert card_entry(report)[0] == "eegmat-rest-vs-task-subject-norm"  # never overwrites the headline entry
+
+
+def test_standardise_video_per_subject():
+    import numpy as np
+    import torch
+
+    from domains.eeg.eval_tasks import standardise_video_per_subject
+
+    gen = torch.Generator().manual_seed(0)
+    video = torch.randn(12, 1, 4, 3, 8, generator=gen)
+    subjects = np.repeat([3, 7], 6)
+    video[subjects == 7] *= 50.0  # one subject recorded with a much larger gain
+    video[:, :, :, 2] = 0.0  # an empty channel slot
+    z = standardise_video_per_subject(video, subjects)
+    for s in (3, 7):
+        rows = torch.from_numpy(subjects == s)
+        per_slot = z[rows].transpose(0, 3).reshape(3, -1)  # (slot, everything else)
+        torch.testing.assert_close(per_slot[:2].std(1), torch.ones(2))
+        torch.testing.assert_close(per_slot[:2].mean(1), torch.zeros(2), atol=1e-6, rtol=0)
+    assert (z[:, :, :, 2] == 0).all()
