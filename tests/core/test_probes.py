@@ -157,3 +157,17 @@ def test_standardise_per_group_removes_subject_offsets_a_probe_cannot():
         np.testing.assert_allclose(z[subjects == s].std(0), 1, atol=1e-9)
     const = standardise_per_group(np.c_[x[:, :1], np.ones(len(x)), np.full(len(x), np.nan)], subjects)
     assert (const[:, 1] == 0).all() and np.isnan(const[:, 2]).all()
+
+
+def test_select_c_is_quiet_when_a_held_out_group_lacks_a_class():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(5), 30)
+    y = np.where(rng.random(150) < 0.5, "a", "b")
+    y[(groups == 4) & (y == "b")] = "a"  # group 4 holds only class a
+    x = rng.normal(size=(150, 4)) + (y == "b")[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's "y_pred contains classes not in y_true" would raise here
+        c, scores = select_c(x, y, groups=groups)
+    assert c in C_GRID and len(scores) == len(C_GRID)
