@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from domains.ecg import baselines, supervised
 from domains.ecg.config import window_samples
@@ -20,6 +19,7 @@ from jepa_core.eval import supervised as window_supervised
 from jepa_core.eval.metrics import challenge_f1, classification_metrics, summarise_seeds
 from jepa_core.eval.probes import linear_probe, resolve_c
 from jepa_core.pretrained import Pretrained, random_encoder
+from jepa_core.progress import progress
 
 
 @dataclass
@@ -34,7 +34,7 @@ class LoadedRecord:
 def load_records(paths: Sequence[Path], pre: Pretrained, *, with_beats: bool, desc: str) -> list[LoadedRecord]:
     d = pre.cfg.data
     out = []
-    for path in tqdm(paths, desc=desc, leave=False):
+    for path in progress(paths, desc=desc, leave=False):
         rec = read_record(path, fs=d.fs, bandpass=tuple(d.bandpass))
         item = LoadedRecord(rec.record_id, rec.signal, to_lead_slots(rec, list(d.leads)))
         if with_beats:
@@ -244,7 +244,7 @@ def run_cinc(
         results["random_init"] = summarise(runs, "challenge_f1")
     if "handcrafted" in methods:
         x = np.stack(
-            [baselines.rhythm_features(r.signal[0], d.fs) for r in tqdm(recs, desc="rhythm features", leave=False)]
+            [baselines.rhythm_features(r.signal[0], d.fs) for r in progress(recs, desc="rhythm features", leave=False)]
         )
         results["handcrafted"] = summarise(_probe_folds(x, y, folds, probe_c), "challenge_f1")
     if "supervised" in methods:

@@ -23,7 +23,7 @@ from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import add_probe_c_argument
-from jepa_core.eval.report import run_evaluation
+from jepa_core.eval.report import add_run_arguments, run_evaluation
 from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "ecg-tiny"
@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features",
     )
     add_probe_c_argument(p, "over the training records only")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument(
         "--update-card", action="store_true", help="record the headline metrics in the model card (model dirs only)"

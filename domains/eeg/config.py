@@ -31,6 +31,10 @@ class EegDataConfig:
     long_blocks: int = 2
     long_scale: float = 0.7
     temporal_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # 1.0: tubes through all frames
+    # Prediction targets: "ema" (V-JEPA: layer-normed tokens of an EMA copy of the encoder) or
+    # "spectrum" (fixed: log amplitude spectrum of every masked token, see domains.eeg.targets).
+    target: str = "ema"
+    target_floor: float = 0.01  # spectrum targets: log(amplitude + floor), in model-input units
 
 
 @dataclass

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+from torch import nn
 
 from domains.eeg.config import EegPretrainConfig, frame_samples, input_scale, video_shape, window_samples
 from domains.eeg.dataset import EegWindows, model_slots, read_for_model, to_video, window_starts
 from domains.eeg.io import find_recordings
+from domains.eeg.targets import TARGETS, SpectralTargets
 from jepa_core.data import filter_by_name
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
@@ -38,6 +40,26 @@ class EegDomain(Domain):
 
     def build_tokenizer(self, cfg: DictConfig) -> Tokenizer:
         return Tubelet3D(in_channels=1, embed_dim=cfg.model.embed_dim, patch=tuple(cfg.data.tubelet))
+
+    def target_fn(self, cfg: DictConfig) -> nn.Module | None:
+        d = cfg.data
+        target = d.get("target", "ema")  # models bundled before the option predict EMA latents
+        if target not in TARGETS:
+            raise ValueError(f"data.target must be one of {TARGETS}, got {target!r}")
+        if target == "ema":
+            return None
+        video_shape(d)  # the tubelet must tile the window
+        return SpectralTargets(
+            tubelet=tuple(d.tubelet),
+            frame=frame_samples(d),
+            fs=float(d.fs),
+            max_hz=float(d.bandpass[1]) if d.bandpass else float(d.fs) / 2,
+            floor=float(d.get("target_floor", 0.01)),
+        )
+
+    def target_dim(self, cfg: DictConfig) -> int | None:
+        fn = self.target_fn(cfg)
+        return None if fn is None else fn.dim
 
     def mask_sampler(self, cfg: DictConfig, grid: tuple[int, ...]) -> MaskSampler:
         """V-JEPA's short-range (many small) and long-range (two large) tube generators, one per batch."""

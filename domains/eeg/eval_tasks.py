@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from tqdm.auto import tqdm
 
 from domains.eeg.baselines import band_power_features
 from domains.eeg.config import frame_samples, video_shape, window_samples
@@ -22,6 +21,7 @@ from jepa_core.eval.metrics import classification_metrics, summarise_seeds
 from jepa_core.eval.probes import linear_probe, resolve_c, standardise_per_group
 from jepa_core.eval.references import reorder_proba
 from jepa_core.pretrained import Pretrained, random_encoder
+from jepa_core.progress import progress
 
 POOLINGS = ("mean", "channel")
 
@@ -59,7 +59,7 @@ def load_windows(
     win, frame, slots = window_samples(d), frame_samples(d), video_shape(d)[2]
     parts: dict[str, list] = {k: [] for k in ("video", "uv", "present", "labels", "record_ids", "subjects", "starts")}
     skipped = []
-    for item in tqdm(recordings, desc="EEG recordings", leave=False):
+    for item in progress(recordings, desc="EEG recordings", leave=False):
         try:
             rec = read_for_model(item.path, d)
         except InputError as err:

@@ -34,7 +34,7 @@ from domains.eeg.tasks import (
 )
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import add_probe_c_argument
-from jepa_core.eval.report import run_evaluation
+from jepa_core.eval.report import add_run_arguments, run_evaluation
 from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "eeg-tiny"
@@ -78,7 +78,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "subject over all its windows, test subjects included (unlabelled, transductive); reported apart",
     )
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument("--update-card", action="store_true", help="record headline metrics in the model card")
     return p.parse_args(argv)

@@ -35,7 +35,7 @@ from jepa_core.checkpoint import atomic_write
 from jepa_core.errors import InputError
 from jepa_core.eval.metrics import summarise_seeds
 from jepa_core.eval.probes import SavedLinearProbe, linear_probe
-from jepa_core.eval.report import run_evaluation
+from jepa_core.eval.report import add_run_arguments, run_evaluation
 from jepa_core.pretrained import Pretrained, load_pretrained, random_encoder
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "lidar-tiny"
@@ -77,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--supervised-epochs", type=int, default=4)
     p.add_argument("--supervised-seeds", type=int, nargs="+", default=[0], help="seeds for the supervised baseline")
     p.add_argument("--max-train-cells", type=int, default=40000, help="subsample training cells for the probes")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument("--update-card", action="store_true", help="record the headline metrics in the model card")
     p.add_argument("--save-probe", action="store_true",

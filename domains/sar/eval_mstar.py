@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from domains.sar.baselines import centre_crop, handcrafted_features, predict_cnn, thumbnail_features, train_cnn
 from domains.sar.dataset import load_chip
@@ -21,6 +20,7 @@ from domains.sar.tasks import Split
 from jepa_core.eval.metrics import classification_metrics, summarise_seeds
 from jepa_core.eval.probes import kshot_indices, linear_probe, resolve_c
 from jepa_core.pretrained import Pretrained
+from jepa_core.progress import progress
 
 KS = (1, 5, 10, 20)
 MARGIN = 4  # training chips keep this many extra px per side for the CNN's random crops
@@ -34,7 +34,7 @@ class Chips:
 
 
 def load_chips(split: Split, data, *, margin: int = 0, desc: str = "chips") -> Chips:
-    x = [load_chip(p, data, margin=margin).x for p in tqdm(split.paths, desc=desc, leave=False)]
+    x = [load_chip(p, data, margin=margin).x for p in progress(split.paths, desc=desc, leave=False)]
     return Chips(torch.from_numpy(np.stack(x)), split.labels, split.ids)
 
 

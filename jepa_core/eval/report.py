@@ -13,6 +13,7 @@ import torch
 
 from jepa_core.checkpoint import atomic_write, read_card, write_card
 from jepa_core.errors import InputError
+from jepa_core.progress import set_progress
 
 CardEntry = Callable[[dict], tuple[str, dict]]  # report -> (task name, headline metrics for the model card)
 
@@ -24,6 +25,12 @@ def record_in_card(model_dir: Path, task: str, entry: dict, command: str) -> Non
     card.setdefault("probe_metrics", {})[task] = {**entry, "command": command}
     write_card(model_dir, card)
     print(f"updated {Path(model_dir) / 'model_card.json'}")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--no-progress``, which :func:`run_evaluation` applies."""
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (batch jobs, log files)")
 
 
 def run_evaluation(
@@ -41,6 +48,7 @@ def run_evaluation(
     traceback)."""
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+    set_progress(not getattr(args, "no_progress", False))
     tic = time.perf_counter()
     try:
         report = evaluate(args)

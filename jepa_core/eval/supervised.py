@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+
+from jepa_core.progress import progress
 
 
 def class_weights(labels: np.ndarray, classes: list[str]) -> torch.Tensor:
@@ -48,7 +49,7 @@ def fit(
     )
     gen = torch.Generator().manual_seed(seed)
     encoder.train(), head.train()
-    with tqdm(total=total, desc=desc, leave=False) as bar:
+    with progress(total=total, desc=desc, leave=False) as bar:
         for _ in range(epochs):
             perm = torch.randperm(n_items, generator=gen).tolist()
             for i in range(0, len(perm) - batch_size + 1, batch_size):

@@ -4,6 +4,7 @@ import json
 from jepa_core.checkpoint import write_card
 from jepa_core.errors import InputError
 from jepa_core.eval.report import run_evaluation
+from jepa_core.progress import progress
 
 
 def _args(tmp_path, **kw):
@@ -37,3 +38,15 @@ def test_bad_input_is_exit_2_and_writes_nothing(tmp_path, capsys):
     rc = run_evaluation(_args(tmp_path), evaluate, str, lambda r: ("t", {}), script="s.py", argv=[])
     assert rc == 2 and "rec.hea: truncated" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "model").exists()
+
+
+def test_no_progress_switches_library_bars_off(tmp_path, capsys):
+    def evaluate(_):
+        for _ in progress(range(3), desc="records"):
+            pass
+        return {"task": "t"}
+
+    for quiet in (False, True):
+        args = _args(tmp_path, no_progress=quiet)
+        assert run_evaluation(args, evaluate, str, None, script="s.py", argv=[]) == 0
+        assert ("records" in capsys.readouterr().err) != quiet

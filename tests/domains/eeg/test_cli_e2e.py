@@ -71,8 +71,9 @@ def test_pretrain_cli_help_and_errors(tmp_path):
 
 def test_evaluate_eegmat_every_method(tiny_run, eegmat_like, tmp_path):
     out = tmp_path / "results.json"
-    _run("domains/eeg/evaluate.py", "--checkpoint", str(tiny_run), "--data-dir", str(eegmat_like), "--seeds", "0",
-         "--supervised-epochs", "1", "--out", str(out))  # fmt: skip
+    proc = _run("domains/eeg/evaluate.py", "--checkpoint", str(tiny_run), "--data-dir", str(eegmat_like), "--seeds",
+                "0", "--supervised-epochs", "1", "--out", str(out), "--no-progress")  # fmt: skip
+    assert "EEG recordings" not in proc.stderr and "it/s]" not in proc.stderr  # no bar in a log file
     report = json.loads(out.read_text())
     # The encoder saw subjects 0 and 1 (unlabelled): they train the probe, 2 and 3 are the test side.
     assert report["split"]["folds"] == [{"train": [0, 1], "test": [2, 3]}]
