@@ -90,7 +90,7 @@ def bench_reader(paths: list[Path]) -> dict:
     """Scans/s of ``read_points`` (format dispatch, checks) vs bare ``np.fromfile`` on the same ``.bin`` scans."""
     bins = [p for p in paths if p.suffix == ".bin"]
     return reader_vs_bare(bins, lambda p: np.fromfile(p, dtype=np.float32).reshape(-1, 4), read_points,
-                          unit="scans", bare_name="numpy", min_seconds=2.0)  # fmt: skip
+                          unit="scans", bare_name="numpy")  # fmt: skip
 
 
 @torch.no_grad()
