@@ -13,6 +13,7 @@ from domains.eeg.config import EegPretrainConfig, frame_samples, input_scale, vi
 from domains.eeg.dataset import EegWindows, model_slots, read_for_model, to_video, window_starts
 from domains.eeg.io import find_recordings
 from domains.eeg.targets import TARGETS, SpectralTargets
+from jepa_core.config import ConfigError
 from jepa_core.data import filter_by_name
 from jepa_core.domain import Domain
 from jepa_core.errors import InputError
@@ -45,7 +46,7 @@ class EegDomain(Domain):
         d = cfg.data
         target = d.get("target", "ema")  # models bundled before the option predict EMA latents
         if target not in TARGETS:
-            raise ValueError(f"data.target must be one of {TARGETS}, got {target!r}")
+            raise ConfigError(f"data.target must be one of {TARGETS}, got {target!r}")
         if target == "ema":
             return None
         video_shape(d)  # the tubelet must tile the window

@@ -12,7 +12,7 @@ from domains.eeg.config import EegPretrainConfig
 from domains.eeg.dataset import to_video
 from domains.eeg.domain import DOMAIN
 from domains.eeg.targets import SpectralTargets
-from jepa_core.config import load_config
+from jepa_core.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "data" / "samples" / "eeg"
@@ -73,7 +73,7 @@ def test_config_selects_targets_and_rejects_unknown():
     assert DOMAIN.target_dim(cfg) == 22
     model = DOMAIN.build_model(cfg)
     assert model.target_encoder is None and model.downstream_encoder is model.encoder
-    with pytest.raises(ValueError, match="data.target"):
+    with pytest.raises(ConfigError, match="data.target"):  # the CLI prints it as one line, exit 2
         DOMAIN.target_fn(load_config(EegPretrainConfig, None, ["data.target=fft"]))
 
 
