@@ -61,6 +61,18 @@ HEADLINES = (
         pretrain_seeds=("ecg_pretrain_seeds", "cinc_jepa_challenge_f1"),
     ),
     Headline(
+        "ecg_mitdb_aami_cv",
+        "ecg",
+        "MIT-BIH AAMI N/S/V/F, inter-patient, probe C by record-grouped CV (not the card's C = 1)",
+        "macro_f1",
+    ),
+    Headline(
+        "ecg_cinc2017_cv",
+        "ecg",
+        "CinC 2017 N/A/O/~, record-wise 5-fold, probe C by CV (not the card's C = 1)",
+        "challenge_f1",
+    ),
+    Headline(
         "eeg_eegmat",
         "eeg",
         "eegmat rest vs arithmetic, unseen subjects 7-9, per window",
