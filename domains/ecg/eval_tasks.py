@@ -69,6 +69,7 @@ def summarise(per_seed: list[dict], headline: str) -> dict:
     out["classes"], out["n_runs"] = first["classes"], len(per_seed)
     if "probe_c" in first:
         out["probe_c"] = [m["probe_c"] for m in per_seed]
+        out["probe_c_cv"] = [m.get("probe_c_cv") for m in per_seed]  # each run's CV score per C (None: C given)
     return out
 
 
@@ -87,10 +88,10 @@ def _beat_scores(x_tr, y_tr, x_te, groups_tr: np.ndarray, test: list[LoadedRecor
     """Probe, metrics, and a test-record bootstrap of macro-F1 (records resampled, not beats).
     ``probe_c="cv"``: C by cross-validation over the training records (``groups_tr``: each beat's record)."""
     y_te = np.concatenate([r.labels for r in test])
-    c, _ = resolve_c(x_tr, y_tr, probe_c, groups=groups_tr)
+    c, cv_scores = resolve_c(x_tr, y_tr, probe_c, groups=groups_tr)
     res = linear_probe(x_tr, y_tr, x_te, c=c)
     metrics = classification_metrics(y_te, res.pred, AAMI_CLASSES, _reorder(res.proba, res.classes, AAMI_CLASSES))
-    metrics["probe_c"] = c
+    metrics["probe_c"], metrics["probe_c_cv"] = c, cv_scores
     metrics["record_bootstrap_macro_f1"] = record_bootstrap(y_te, res.pred, [len(r.labels) for r in test])
     return metrics
 
@@ -205,9 +206,14 @@ def _probe_folds(
 ) -> list[dict]:
     runs = []
     for tr, te in folds:
-        c, _ = resolve_c(x[tr], y[tr], probe_c)  # one record per row: stratified CV on the fold's training records
+        c, cv_scores = resolve_c(
+            x[tr], y[tr], probe_c
+        )  # one record per row: stratified CV on the fold's training records
         res = linear_probe(x[tr], y[tr], x[te], c=c)
-        runs.append(_cinc_metrics(y[te], res.pred, _reorder(res.proba, res.classes, CINC_CLASSES)) | {"probe_c": c})
+        runs.append(
+            _cinc_metrics(y[te], res.pred, _reorder(res.proba, res.classes, CINC_CLASSES))
+            | {"probe_c": c, "probe_c_cv": cv_scores}
+        )
     return runs
 
 

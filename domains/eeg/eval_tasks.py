@@ -147,6 +147,7 @@ def summarise(runs: list[dict]) -> dict:
     out["confusion"] = np.sum([r["confusion"] for r in runs], axis=0).tolist()
     if "probe_c" in runs[0]:
         out["probe_c"] = [r["probe_c"] for r in runs]
+        out["probe_c_cv"] = [r.get("probe_c_cv") for r in runs]  # each run's CV score per C (None: C given)
     return out
 
 
@@ -184,10 +185,10 @@ def run_task(
             x = standardise_per_group(x, w.subjects)
         runs = []
         for tr, te in folds:
-            c, _ = resolve_c(x[tr], w.labels[tr], probe_c, groups=w.subjects[tr])
+            c, cv_scores = resolve_c(x[tr], w.labels[tr], probe_c, groups=w.subjects[tr])
             res = linear_probe(x[tr], w.labels[tr], x[te], c=c)
             run = score(w.labels[te], reorder_proba(res.proba, res.classes, classes), classes, _sel(recs, te))
-            runs.append(run | {"probe_c": c})
+            runs.append(run | {"probe_c": c, "probe_c_cv": cv_scores})
         return runs
 
     results = {}

@@ -125,6 +125,8 @@ def test_evaluate_cinc_cli(tiny_run, tmp_path):
     assert jepa["challenge_f1_spread"]["n"] == 3 and 0.0 <= jepa["challenge_f1"] <= 1.0
     assert len(report["test"]) == 12
     assert all(c in C_GRID for c in jepa["probe_c"]) and len(jepa["probe_c"]) == 3  # chosen inside each fold
+    for c, scores in zip(jepa["probe_c"], jepa["probe_c_cv"], strict=True):  # each fold's CV curve is kept
+        assert set(scores) == {str(g) for g in C_GRID} and scores[str(c)] == max(scores.values())
 
 
 def test_evaluate_refuses_overlapping_split(tiny_run):

@@ -85,6 +85,8 @@ def test_evaluate_eegmat_every_method(tiny_run, eegmat_like, tmp_path):
     assert report["results"]["handcrafted"]["balanced_accuracy"] > 0.95  # band power separates alpha from beta
     # C chosen by CV grouped by subject inside the training side (subjects 0 and 1 only)
     assert report["probe_c"] == "cv" and report["results"]["jepa"]["probe_c"][0] in C_GRID
+    scores, chosen = report["results"]["jepa"]["probe_c_cv"][0], report["results"]["jepa"]["probe_c"][0]
+    assert set(scores) == {str(g) for g in C_GRID} and scores[str(chosen)] == max(scores.values())
     assert report["n_windows"] == {"rest": 4 * 11, "task": 4 * 11}  # 24 s, 4 s windows every 2 s
 
 
