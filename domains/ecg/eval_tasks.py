@@ -206,9 +206,8 @@ def _probe_folds(
 ) -> list[dict]:
     runs = []
     for tr, te in folds:
-        c, cv_scores = resolve_c(
-            x[tr], y[tr], probe_c
-        )  # one record per row: stratified CV on the fold's training records
+        # one record per row: stratified CV on the fold's training records
+        c, cv_scores = resolve_c(x[tr], y[tr], probe_c)
         res = linear_probe(x[tr], y[tr], x[te], c=c)
         runs.append(
             _cinc_metrics(y[te], res.pred, _reorder(res.proba, res.classes, CINC_CLASSES))
