@@ -16,7 +16,15 @@ import torch
 import wfdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from benchmarks.common import bench_pretrain_step, machine, matmul_peak, print_table, run_child, time_calls, write_json
+from benchmarks.common import (
+    bench_pretrain_step,
+    machine,
+    matmul_peak,
+    paired_median_times,
+    print_table,
+    run_child,
+    write_json,
+)
 from domains.ecg.dataset import EcgWindows
 from domains.ecg.domain import DOMAIN, window_samples
 from domains.ecg.io import find_records, read_record
@@ -34,7 +42,7 @@ def ecg_batch(cfg, batch_size: int) -> torch.Tensor:
     return torch.stack([data[i % len(data)]["x"] for i in range(batch_size)])
 
 
-def bench_reader(rounds: int = 3) -> dict:
+def bench_reader(rounds: int = 40) -> dict:
     records = find_records(SAMPLES)
 
     def bare() -> None:
@@ -49,9 +57,12 @@ def bench_reader(rounds: int = 3) -> dict:
         for r in records:
             read_record(r)
 
-    out = {"records": len(records)}
-    for name, fn in (("bare_wfdb", bare), ("read_record_raw", ours_raw), ("read_record_default", ours_default)):
-        out[f"{name}_records_per_s"] = len(records) / time_calls(fn, warmup=1, min_seconds=2.0, min_calls=rounds)
+    # In turn, round by round, compared by medians: drift in this VM's speed hits all three alike.
+    t = paired_median_times({"bare_wfdb": bare, "read_record_raw": ours_raw, "read_record_default": ours_default},
+                            rounds=rounds)  # fmt: skip
+    out = {"records": len(records), "rounds": rounds, "timing": "median of interleaved rounds"}
+    for name, v in t.items():
+        out[f"{name}_records_per_s"] = len(records) / v["median_s"]
     out["raw_over_bare_time"] = out["bare_wfdb_records_per_s"] / out["read_record_raw_records_per_s"]
     return out
 
