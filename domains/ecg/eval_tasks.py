@@ -21,6 +21,9 @@ from jepa_core.eval.probes import linear_probe, resolve_c
 from jepa_core.pretrained import Pretrained, random_encoder
 from jepa_core.progress import progress
 
+MITDB_CV_SCORE = "macro_f1"  # the probe's C is chosen by the metric each task reports
+CINC_CV_SCORE = "challenge_f1"
+
 
 @dataclass
 class LoadedRecord:
@@ -86,9 +89,10 @@ def _rr(recs: list[LoadedRecord], fs: float) -> np.ndarray:
 
 def _beat_scores(x_tr, y_tr, x_te, groups_tr: np.ndarray, test: list[LoadedRecord], probe_c) -> dict:
     """Probe, metrics, and a test-record bootstrap of macro-F1 (records resampled, not beats).
-    ``probe_c="cv"``: C by cross-validation over the training records (``groups_tr``: each beat's record)."""
+    ``probe_c="cv"``: C by cross-validation over the training records (``groups_tr``: each beat's record),
+    scored by macro-F1, the metric this task reports."""
     y_te = np.concatenate([r.labels for r in test])
-    c, cv_scores = resolve_c(x_tr, y_tr, probe_c, groups=groups_tr)
+    c, cv_scores = resolve_c(x_tr, y_tr, probe_c, groups=groups_tr, score=MITDB_CV_SCORE)
     res = linear_probe(x_tr, y_tr, x_te, c=c)
     metrics = classification_metrics(y_te, res.pred, AAMI_CLASSES, _reorder(res.proba, res.classes, AAMI_CLASSES))
     metrics["probe_c"], metrics["probe_c_cv"] = c, cv_scores
@@ -206,8 +210,8 @@ def _probe_folds(
 ) -> list[dict]:
     runs = []
     for tr, te in folds:
-        # one record per row: stratified CV on the fold's training records
-        c, cv_scores = resolve_c(x[tr], y[tr], probe_c)
+        # one record per row: stratified CV on the fold's training records, scored as the task reports
+        c, cv_scores = resolve_c(x[tr], y[tr], probe_c, score=CINC_CV_SCORE)
         res = linear_probe(x[tr], y[tr], x[te], c=c)
         runs.append(
             _cinc_metrics(y[te], res.pred, _reorder(res.proba, res.classes, CINC_CLASSES))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from domains.ecg.eval_tasks import run_cinc, run_mitdb
+from domains.ecg.eval_tasks import CINC_CV_SCORE, MITDB_CV_SCORE, run_cinc, run_mitdb
 from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
 from jepa_core.errors import InputError
@@ -101,6 +101,9 @@ def evaluate(args: argparse.Namespace) -> dict:
         "task": args.task,
         **split,
         "probe_c": args.probe_c,
+        "probe_c_cv_score": (MITDB_CV_SCORE if args.task == "mitdb-aami" else CINC_CV_SCORE)
+        if args.probe_c == "cv"
+        else None,
         "results": results,
         "checkpoint": str(args.checkpoint),
         "encoder_sha256": pre.sha256,

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
+from sklearn.metrics import balanced_accuracy_score, f1_score
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from jepa_core.eval.metrics import challenge_f1
 
 
 @dataclass
@@ -39,11 +42,26 @@ def linear_probe(
     return ProbeResult(pred=np.asarray(classes)[proba.argmax(1)], proba=proba, classes=classes, model=model)
 
 
-C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried by ``select_c``
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths ``select_c`` starts from
+# Where the best C of ``C_GRID`` sits at its edge, ``select_c`` walks on along this ladder (one step at a time,
+# while the edge stays best): a grid that binds at its edge has not found the optimum, only a bound.
+C_LADDER = (1e-5, 3e-5, 1e-4, 3e-4, *C_GRID, 10.0, 30.0, 100.0)
 
 
 CV_MAX_SAMPLES = 8000  # the C search of larger training sets runs on a subsample (50 cold fits each)
 CV_MIN_PER_CLASS = 200
+
+
+def macro_f1_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-F1 over the classes present in ``y_true`` (a held-out fold may lack a rare class)."""
+    return float(f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0))
+
+
+CV_SCORES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "balanced_accuracy": balanced_accuracy_score,
+    "macro_f1": macro_f1_present,
+    "challenge_f1": challenge_f1,  # PhysioNet/CinC 2017: mean F1 of N, A and O
+}
 
 
 def cv_subsample(y: np.ndarray, n: int, seed: int = 0, min_per_class: int = CV_MIN_PER_CLASS) -> np.ndarray:
@@ -60,22 +78,41 @@ def cv_subsample(y: np.ndarray, n: int, seed: int = 0, min_per_class: int = CV_M
     return np.sort(np.concatenate(keep))
 
 
+def _next_on_ladder(tried: dict[str, float], ladder: tuple[float, ...]) -> float | None:
+    """The ladder's next C beyond the tried range, on the side where the best tried C sits at the edge."""
+    cs = sorted(float(c) for c in tried)
+    best = max(tried, key=lambda k: (tried[k], -float(k)))
+    if float(best) == cs[0]:
+        lower = [c for c in ladder if c < cs[0]]
+        return max(lower) if lower else None
+    if float(best) == cs[-1]:
+        higher = [c for c in ladder if c > cs[-1]]
+        return min(higher) if higher else None
+    return None
+
+
 def select_c(
     x: np.ndarray,
     y: np.ndarray,
     *,
     groups: np.ndarray | None = None,
     cs: tuple[float, ...] = C_GRID,
+    ladder: tuple[float, ...] | None = C_LADDER,
+    score: str | Callable[[np.ndarray, np.ndarray], float] = "balanced_accuracy",
     folds: int = 5,
     seed: int = 0,
     max_samples: int | None = CV_MAX_SAMPLES,
 ) -> tuple[float, dict[str, float]]:
-    """The ``C`` of ``linear_probe`` with the best mean balanced accuracy over cross-validation folds of
-    the training set (never the test set), and each candidate's score. With ``groups`` (subject, record)
-    holding two or more groups, the folds are ``GroupKFold``, so no group sits on both sides; otherwise
-    (no groups, or all from one subject) stratified by class. Larger training sets than ``max_samples``
-    are searched on a seeded subsample (:func:`cv_subsample`); the caller's final fit uses all of them.
-    Ties go to the smaller ``C`` (stronger regularisation). Shape: x (N, D), y and groups (N,)."""
+    """The ``C`` of ``linear_probe`` with the best mean CV ``score`` over folds of the training set (never
+    the test set), and each tried candidate's score. ``score``: a name in ``CV_SCORES`` or a function
+    ``(y_true, y_pred) -> float``; pick the metric the task reports. Starts from ``cs``; while the best C
+    is the smallest (largest) tried, tries the next smaller (larger) one of ``ladder`` (None: ``cs`` only).
+    With ``groups`` (subject, record) holding two or more groups, the folds are ``GroupKFold``, so no group
+    sits on both sides; otherwise (no groups, or all from one subject) stratified by class. Larger training
+    sets than ``max_samples`` are searched on a seeded subsample (:func:`cv_subsample`); the caller's final
+    fit uses all of them. Ties go to the smaller ``C`` (stronger regularisation). Shape: x (N, D), y and
+    groups (N,)."""
+    scorer = CV_SCORES[score] if isinstance(score, str) else score
     y = np.asarray(y)
     if max_samples is not None and len(y) > max_samples:
         keep = cv_subsample(y, max_samples, seed)
@@ -89,30 +126,39 @@ def select_c(
     splits = [(a, b) for a, b in splits if len(np.unique(y[a])) >= 2]
     if not splits:
         raise ValueError(f"cannot cross-validate C: too few groups or examples per class ({len(y)} examples)")
-    # Cold starts, exactly the fit ``linear_probe`` makes: warm starts along the C path run ~4x faster but
-    # stop lbfgs at other points on wide, separable features (CV scores 0.4 points apart at C >= 0.3).
-    accs = {str(c): [] for c in sorted(cs)}
+
+    def cv_score(c: float) -> float:
+        # Cold starts, exactly the fit ``linear_probe`` makes: warm starts along the C path run ~4x faster
+        # but stop lbfgs at other points on wide, separable features (CV scores 0.4 points apart at C >= 0.3).
+        return float(np.mean([scorer(y[b], linear_probe(x[a], y[a], x[b], c=c, seed=seed).pred) for a, b in splits]))
+
     with warnings.catch_warnings():  # a held-out group may lack a rare class: expected, once per fit otherwise
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        for a, b in splits:
-            for c in sorted(cs):
-                pred = linear_probe(x[a], y[a], x[b], c=c, seed=seed).pred
-                accs[str(c)].append(balanced_accuracy_score(y[b], pred))
-    scores = {c: float(np.mean(v)) for c, v in accs.items()}
+        scores = {str(c): cv_score(c) for c in sorted(cs)}
+        while ladder and (c := _next_on_ladder(scores, ladder)) is not None:
+            scores[str(c)] = cv_score(c)
+    scores = {k: scores[k] for k in sorted(scores, key=float)}
     best = max(scores, key=lambda k: (scores[k], -float(k)))
     return float(best), scores
 
 
 def resolve_c(
-    x: np.ndarray, y: np.ndarray, probe_c: float | str, *, groups: np.ndarray | None = None, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    probe_c: float | str,
+    *,
+    groups: np.ndarray | None = None,
+    score: str | Callable[[np.ndarray, np.ndarray], float] = "balanced_accuracy",
+    seed: int = 0,
 ) -> tuple[float, dict[str, float] | None]:
     """The probe's C and its CV scores. A number: itself, scores None. ``"cv"``: :func:`select_c` on this
-    (training) data; where it is too small to cross-validate (a class with a single example), C = 1 and
-    scores None, so a small custom split still runs and the record shows that C was not chosen."""
+    (training) data, scored by ``score``; where it is too small to cross-validate (a class with a single
+    example), C = 1 and scores None, so a small custom split still runs and the record shows that C was
+    not chosen."""
     if probe_c != "cv":
         return float(probe_c), None
     try:
-        return select_c(x, y, groups=groups, seed=seed)
+        return select_c(x, y, groups=groups, score=score, seed=seed)
     except ValueError:
         return 1.0, None
 

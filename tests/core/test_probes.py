@@ -8,11 +8,13 @@ from sklearn.metrics import balanced_accuracy_score
 import jepa_core.eval.probes as probes
 from jepa_core.eval.probes import (
     C_GRID,
+    C_LADDER,
     SavedLinearProbe,
     cv_subsample,
     knn_probe,
     kshot_indices,
     linear_probe,
+    macro_f1_present,
     probe_c_arg,
     resolve_c,
     select_c,
@@ -70,8 +72,45 @@ def test_select_c_prefers_strong_regularisation_when_features_are_mostly_noise()
     x = rng.normal(size=(80, 400))
     x[:, 0] += np.where(y == "a", 1.5, -1.5)  # one informative feature among 400
     best, scores = select_c(x, y)
-    assert set(scores) == {str(c) for c in C_GRID}
-    assert best == min(C_GRID) and scores[str(min(C_GRID))] > scores[str(max(C_GRID))]
+    assert {str(c) for c in C_GRID} < set(scores) <= {str(c) for c in C_LADDER}  # walked below the grid
+    assert best <= min(C_GRID) and scores[str(best)] > scores[str(max(C_GRID))]
+    tried = sorted(map(float, scores))
+    assert best > tried[0] or best == min(C_LADDER)  # the walk stopped where a smaller C got worse
+
+
+@pytest.mark.parametrize(
+    ("best_c", "expect_c", "extra"),
+    [
+        (30.0, 30.0, {10.0, 30.0, 100.0}),  # 3 -> 10 -> 30 are better, 100 is worse: stop
+        (0.1, 0.1, set()),  # the optimum inside the grid: no extra fits
+        (1e-7, 1e-5, {3e-4, 1e-4, 3e-5, 1e-5}),  # beyond the ladder: its end
+    ],
+)
+def test_select_c_walks_the_ladder_while_the_grid_edge_is_best(monkeypatch, best_c, expect_c, extra):
+    # A stand-in probe whose held-out error grows with |log10(C / best_c)|, scored by a custom function.
+    def fake_probe(xa, ya, xb, *, c, seed=0):
+        pred = np.full(len(xb), "a", dtype=object)
+        pred[: int(round(abs(np.log10(c / best_c)) * 5))] = "wrong"
+        return probes.ProbeResult(pred=pred, proba=np.ones((len(xb), 1)), classes=["a"], model=None)
+
+    monkeypatch.setattr(probes, "linear_probe", fake_probe)
+    x, y = _blobs(n=200, k=2)
+    best, scores = select_c(x, y, score=lambda yt, yp: -float(np.mean(yp == "wrong")))
+    assert best == expect_c
+    assert set(map(float, scores)) == set(C_GRID) | extra
+    assert list(map(float, scores)) == sorted(map(float, scores))  # reported in C order
+    assert select_c(x, y, score=lambda yt, yp: -float(np.mean(yp == "wrong")), ladder=None)[1].keys() == {
+        str(c) for c in C_GRID
+    }
+
+
+def test_macro_f1_present_averages_over_the_classes_in_the_fold():
+    y_true = np.array(["n", "n", "n", "s"])  # no "v" in this held-out fold
+    y_pred = np.array(["n", "n", "v", "s"])
+    assert macro_f1_present(y_true, y_pred) == pytest.approx((0.8 + 1.0) / 2)
+    x, y = _blobs(n=150)
+    best, scores = select_c(x, y, score="macro_f1")
+    assert best in C_LADDER and scores[str(best)] == max(scores.values())
 
 
 def test_select_c_with_groups_keeps_each_group_on_one_side():
@@ -122,7 +161,7 @@ def test_fit_probe_records_the_c_it_used():
     groups = np.arange(120) % 6  # six "subjects"
     chosen = fit_probe(x, y, {"task": "t"}, c="cv", groups=groups)
     cv = chosen.meta["c_cv_balanced_accuracy"]
-    assert chosen.meta["task"] == "t" and set(cv) == {str(c) for c in C_GRID}
+    assert chosen.meta["task"] == "t" and {str(c) for c in C_GRID} <= set(cv) <= {str(c) for c in C_LADDER}
     assert chosen.meta["c"] == float(max(cv, key=cv.get))
     fixed = fit_probe(x, y, {"task": "t"}, c=0.5)
     assert fixed.meta["c"] == 0.5 and fixed.meta["c_cv_balanced_accuracy"] is None
@@ -170,4 +209,4 @@ def test_select_c_is_quiet_when_a_held_out_group_lacks_a_class():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # sklearn's "y_pred contains classes not in y_true" would raise here
         c, scores = select_c(x, y, groups=groups)
-    assert c in C_GRID and len(scores) == len(C_GRID)
+    assert c in C_LADDER and len(scores) >= len(C_GRID)

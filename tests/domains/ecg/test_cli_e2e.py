@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jepa_core.eval.probes import C_GRID
+from jepa_core.eval.probes import C_GRID, C_LADDER
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "data" / "samples" / "ecg"
@@ -98,6 +98,7 @@ def test_evaluate_mitdb_cli(tiny_run, tmp_path):
     assert "jepa" in proc.stdout and "handcrafted" in proc.stdout
     assert report["probe_c"] == "cv" and all(len(r["probe_c"]) == r["n_runs"] for n, r in report["results"].items()
                                               if n != "supervised")  # fmt: skip
+    assert report["probe_c_cv_score"] == "macro_f1"  # the metric MIT-BIH reports
 
 
 def test_evaluate_cinc_cli(tiny_run, tmp_path):
@@ -124,9 +125,11 @@ def test_evaluate_cinc_cli(tiny_run, tmp_path):
     jepa = report["results"]["jepa"]
     assert jepa["challenge_f1_spread"]["n"] == 3 and 0.0 <= jepa["challenge_f1"] <= 1.0
     assert len(report["test"]) == 12
-    assert all(c in C_GRID for c in jepa["probe_c"]) and len(jepa["probe_c"]) == 3  # chosen inside each fold
+    assert all(c in C_LADDER for c in jepa["probe_c"]) and len(jepa["probe_c"]) == 3  # chosen inside each fold
+    assert report["probe_c_cv_score"] == "challenge_f1"  # C chosen by the metric the task reports
     for c, scores in zip(jepa["probe_c"], jepa["probe_c_cv"], strict=True):  # each fold's CV curve is kept
-        assert set(scores) == {str(g) for g in C_GRID} and scores[str(c)] == max(scores.values())
+        assert {str(g) for g in C_GRID} <= set(scores) <= {str(g) for g in C_LADDER}
+        assert scores[str(c)] == max(scores.values())
 
 
 def test_evaluate_refuses_overlapping_split(tiny_run):

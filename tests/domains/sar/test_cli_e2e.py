@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from jepa_core.eval.probes import C_GRID
+from jepa_core.eval.probes import C_LADDER
 
 pytestmark = pytest.mark.slow
 
@@ -96,4 +96,4 @@ def test_evaluate_cli_on_bundled_chips(tiny_run, tmp_path):
     assert set(r) == {"jepa", "random_init", "handcrafted"} and "jepa_ema skipped" in report["notes"][0]
     assert 0.0 <= r["jepa"]["accuracy"] <= 1.0 and r["jepa"]["kshot"]["10"]["n"] == 2
     assert len(r["jepa"]["confusion"]) == 10
-    assert report["probe_c"] == "cv" and all(r[m]["probe_c"] in C_GRID for m in r)  # chosen on training chips
+    assert report["probe_c"] == "cv" and all(r[m]["probe_c"] in C_LADDER for m in r)  # chosen on training chips
