@@ -48,7 +48,7 @@ C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths 
 C_LADDER = (1e-5, 3e-5, 1e-4, 3e-4, *C_GRID, 10.0, 30.0, 100.0)
 
 
-CV_MAX_SAMPLES = 8000  # the C search of larger training sets runs on a subsample (50 cold fits each)
+CV_MAX_SAMPLES = 8000  # the C search of larger training sets runs on a subsample (5 folds x 8+ Cs, cold fits)
 CV_MIN_PER_CLASS = 200
 
 
@@ -78,14 +78,19 @@ def cv_subsample(y: np.ndarray, n: int, seed: int = 0, min_per_class: int = CV_M
     return np.sort(np.concatenate(keep))
 
 
+def _best_c(scores: dict[str, float]) -> float:
+    """The C with the best score; ties go to the smaller C (stronger regularisation)."""
+    return float(max(scores, key=lambda k: (scores[k], -float(k))))
+
+
 def _next_on_ladder(tried: dict[str, float], ladder: tuple[float, ...]) -> float | None:
     """The ladder's next C beyond the tried range, on the side where the best tried C sits at the edge."""
     cs = sorted(float(c) for c in tried)
-    best = max(tried, key=lambda k: (tried[k], -float(k)))
-    if float(best) == cs[0]:
+    best = _best_c(tried)
+    if best == cs[0]:
         lower = [c for c in ladder if c < cs[0]]
         return max(lower) if lower else None
-    if float(best) == cs[-1]:
+    if best == cs[-1]:
         higher = [c for c in ladder if c > cs[-1]]
         return min(higher) if higher else None
     return None
@@ -137,9 +142,7 @@ def select_c(
         scores = {str(c): cv_score(c) for c in sorted(cs)}
         while ladder and (c := _next_on_ladder(scores, ladder)) is not None:
             scores[str(c)] = cv_score(c)
-    scores = {k: scores[k] for k in sorted(scores, key=float)}
-    best = max(scores, key=lambda k: (scores[k], -float(k)))
-    return float(best), scores
+    return _best_c(scores), {k: scores[k] for k in sorted(scores, key=float)}
 
 
 def resolve_c(
