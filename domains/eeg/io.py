@@ -424,18 +424,25 @@ def read_eeg(
 def read_events(raw: mne.io.BaseRaw) -> list[tuple[float, float, str]]:
     """Annotations as (onset_s, duration_s, label), through ``mne.events_from_annotations``.
 
-    Onsets are in seconds from the first sample, so they survive resampling unchanged.
+    Onsets are in seconds from the first sample, on the recording's own sample grid (an annotation
+    between two samples lands on the nearer one, as MNE places it), so they survive resampling
+    unchanged. Each event's duration is that of the annotation it came from: the nearest onset
+    with the same label, within half a sample.
     """
     if not len(raw.annotations):
         return []
     events, event_id = mne.events_from_annotations(raw, verbose="error")
     label = {code: name for name, code in event_id.items()}
-    durations = {round(float(a["onset"]), 6): float(a["duration"]) for a in raw.annotations}
     fs = float(raw.info["sfreq"])
+    ann_onset = np.asarray(raw.annotations.onset, dtype=float) - raw.first_time
+    ann_duration = np.asarray(raw.annotations.duration, dtype=float)
+    ann_label = np.asarray(raw.annotations.description)
     out = []
     for sample, _, code in events:
-        onset = (int(sample) - raw.first_samp) / fs
-        out.append((onset, durations.get(round(onset + raw.first_time, 6), 0.0), label[int(code)]))
+        onset, name = (int(sample) - raw.first_samp) / fs, label[int(code)]
+        gap = np.where(ann_label == name, np.abs(ann_onset - onset), np.inf)
+        nearest = int(gap.argmin())
+        out.append((onset, float(ann_duration[nearest]) if gap[nearest] <= 0.5 / fs + 1e-9 else 0.0, name))
     return out
 
 

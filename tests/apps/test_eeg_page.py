@@ -53,3 +53,29 @@ def test_broken_model_dir_gives_a_message(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("JEPA_EEG_MODEL", str(tmp_path / "nowhere"))
     at = _run(AppTest.from_file(PAGE, default_timeout=TIMEOUT))
     assert at.error and "could not be loaded" in at.error[0].value
+
+
+def _edf_bytes(tmp_path: Path, name: str, seconds: float, sfreq: float, names: list[str], types: list[str]) -> bytes:
+    from tests.domains.eeg.edf_factory import oscillation, write_edf
+
+    data = oscillation(10.0, seconds, sfreq, len(names))
+    return write_edf(tmp_path / name, data, names, sfreq, ch_types=types).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "seconds", "sfreq", "names", "types", "message"),
+    [
+        ("ecg_only.edf", 10, 256.0, ["ECG I", "ECG II"], ["ecg", "ecg"], "no usable EEG channel"),
+        ("slow.edf", 20, 64.0, ["Fp1", "Cz", "O2"], ["eeg"] * 3, "sampling rate 64 Hz is too low"),
+        ("short.edf", 2, 256.0, ["Fp1", "Cz", "O2"], ["eeg"] * 3, "too short"),
+    ],
+)  # fmt: skip
+def test_unusable_upload_names_the_file_and_the_problem(tmp_path, case, seconds, sfreq, names, types, message):
+    content = _edf_bytes(tmp_path, case, seconds, sfreq, names, types)
+    at = _run(AppTest.from_file(PAGE, default_timeout=TIMEOUT))
+    at.radio[0].set_value("Upload EDF/BDF/FIF")
+    _run(at)
+    at.file_uploader[0].set_value((case, content, "application/octet-stream"))
+    _run(at)
+    assert at.error and message in at.error[0].value and case in at.error[0].value, [e.value for e in at.error]
+    assert not at.get("plotly_chart")  # nothing of a previous analysis is shown beside the error

@@ -1,4 +1,4 @@
-"""Write real EDF files in tests with MNE's own exporter (``mne.export.export_raw``, needs edfio)."""
+"""Write real EDF and BDF files in tests with MNE's own exporter (``mne.export.export_raw``, needs edfio)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,17 @@ def write_edf(
     ch_types: list[str] | None = None,
     annotations: list[tuple[float, float, str]] = (),
 ) -> Path:
-    """Shape: data_uv (C, T) in microvolts. Annotations are (onset_s, duration_s, label)."""
+    """Shape: data_uv (C, T) in microvolts. Annotations are (onset_s, duration_s, label).
+
+    The format follows the suffix: ``.bdf`` writes 24-bit BDF, anything else 16-bit EDF(+).
+    """
     info = mne.create_info(ch_names, sfreq, ch_types or "eeg")
     raw = mne.io.RawArray(np.asarray(data_uv, dtype=np.float64) * 1e-6, info, verbose="error")
     if annotations:
         on, dur, lab = zip(*annotations, strict=True)
         raw.set_annotations(mne.Annotations(list(on), list(dur), list(lab)))
-    mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
+    fmt = "bdf" if Path(path).suffix.lower() == ".bdf" else "edf"
+    mne.export.export_raw(path, raw, fmt=fmt, overwrite=True, verbose="error")
     return path
 
 

@@ -132,6 +132,20 @@ def test_export_windows_and_report_broken_files(tiny_run, tmp_path):
     assert "broken.edf" in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_export_with_the_bundled_model_by_default(tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "bundled.parquet"
+    _run("-m", "jepa_core.export_cli", "--domain", "eeg", "--input", str(SAMPLES / "Subject09_1.edf"), "--output",
+         str(out), "--no-progress")  # fmt: skip
+    table = pq.read_table(out)
+    card = json.loads((ROOT / "models" / "eeg-tiny" / "model_card.json").read_text())
+    meta = {k.decode(): v.decode() for k, v in table.schema.metadata.items()}
+    assert meta["domain"] == "eeg" and meta["model_name"] == card["name"]
+    assert meta["checkpoint_sha256"] == card["encoder_sha256"] == table["checkpoint_sha256"][0].as_py()
+    assert table.num_rows == 15 and table["start_s"].to_pylist()[-1] == 56.0  # 60 s in 4 s windows
+
+
 def test_evaluate_cv_over_every_subject(tiny_run, eegmat_like, tmp_path):
     out = tmp_path / "cv.json"
     _run("domains/eeg/evaluate.py", "--checkpoint", str(tiny_run), "--data-dir", str(eegmat_like), "--methods",

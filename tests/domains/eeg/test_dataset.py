@@ -112,3 +112,21 @@ def test_input_scaling_option():
         input_scale(EegDataConfig(scaling="global"))
     with pytest.raises(ConfigError, match="scale_uv"):
         input_scale(EegDataConfig(scaling="fixed", scale_uv=0.0))
+
+
+def test_eeg_objective_is_l1_to_layer_normed_ema_targets():
+    import torch.nn.functional as F
+
+    cfg = load_config(EegPretrainConfig, None, ["model.embed_dim=32", "model.depth=1", "model.num_heads=2",
+                                                "model.pred_dim=16", "model.pred_depth=1", "model.pred_heads=2"])  # fmt: skip
+    model = DOMAIN.build_model(cfg)
+    assert model.loss.kind == "l1" and model.target_encoder is not None and model.target_encoder is not model.encoder
+    assert not any(p.requires_grad for p in model.target_encoder.parameters())
+    x = torch.randn(2, *video_shape(cfg.data))
+    idx = torch.tensor([[0, 5, 151], [7, 8, 9]])
+    target = model.targets(x, idx)
+    assert target.shape == (2, 3, 32) and not target.requires_grad
+    feats = model.target_encoder(x)
+    assert torch.allclose(target, torch.stack([F.layer_norm(feats[b], (32,))[idx[b]] for b in range(2)]), atol=1e-5)
+    assert torch.allclose(target.mean(-1), torch.zeros(2, 3), atol=1e-5)
+    assert torch.allclose(target.std(-1, unbiased=False), torch.ones(2, 3), atol=1e-3)

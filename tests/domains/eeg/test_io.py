@@ -67,6 +67,46 @@ def test_non_eeg_channels_skipped_by_type_not_position(tmp_path):
     assert read_eeg(path).channels == ("Fp1", "O2")
 
 
+def test_bdf_reads_like_the_same_signal_written_as_edf(tmp_path):
+    data = oscillation(10.0, 10, 256.0, 19)
+    edf = read_eeg(write_edf(tmp_path / "same.edf", data, TEN_TWENTY_OLD, 256.0))
+    bdf = read_eeg(write_edf(tmp_path / "same.bdf", data, TEN_TWENTY_OLD, 256.0))
+    assert bdf.record_id == "same" and bdf.channels == edf.channels and bdf.fs_original == 256.0
+    assert bdf.signal.shape == edf.signal.shape == (19, 10 * 128)
+    # 24-bit and 16-bit samples of the same microvolts: equal far below the signal's 20 uV amplitude
+    assert np.abs(bdf.signal - edf.signal).max() < 0.05 and bdf.signal.std() > 5.0
+
+
+def test_truncated_bdf_counts_three_bytes_a_sample(tmp_path):
+    path = write_edf(tmp_path / "full.bdf", oscillation(10.0, 10, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    cut = tmp_path / "cut.bdf"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size - 3 * 256])  # one second of one channel short
+    with pytest.raises(InputError, match="truncated") as err:
+        read_eeg(cut)
+    assert "cut.bdf" in str(err.value)
+
+
+def test_written_edf_plus_annotations_become_events(tmp_path):
+    events = [(1.0, 4.0, "T1"), (6.5, 2.0, "T2"), (12.25, 3.0, "T0"), (15.0, 1.5, "T1")]
+    path = write_edf(tmp_path / "events.edf", oscillation(10.0, 20, 250.0, 19), TEN_TWENTY_OLD, 250.0,
+                     annotations=events)  # fmt: skip
+    rec = read_eeg(path, fs=128.0)  # onsets in seconds from the first sample survive resampling
+    assert [(label, duration) for _, duration, label in rec.events] == [(lab, dur) for _, dur, lab in events]
+    # 12.25 s falls between two samples at 250 Hz: it lands on the nearer one, and keeps its duration
+    assert np.allclose([e[0] for e in rec.events], [e[0] for e in events], atol=0.5 / 250.0)
+
+
+def test_fif_annotations_become_events(tmp_path):
+    import mne
+
+    info = mne.create_info(TEN_TWENTY_OLD, 256.0, "eeg")
+    raw = mne.io.RawArray(oscillation(10.0, 12, 256.0, 19) * 1e-6, info, verbose="error")
+    raw.set_annotations(mne.Annotations([2.0, 7.5], [1.0, 3.0], ["rest", "task"]))
+    raw.save(tmp_path / "ann_raw.fif", verbose="error")
+    rec = read_eeg(tmp_path / "ann_raw.fif")
+    assert [(round(o, 4), round(d, 4), label) for o, d, label in rec.events] == [(2.0, 1.0, "rest"), (7.5, 3.0, "task")]
+
+
 def test_resample_and_band_keep_the_oscillation(tmp_path):
     path = write_edf(tmp_path / "alpha.edf", oscillation(10.0, 20, 500.0, 19), TEN_TWENTY_OLD, 500.0)
     rec = read_eeg(path, fs=128.0)
