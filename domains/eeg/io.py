@@ -234,15 +234,20 @@ def _eeg_picks(raw: mne.io.BaseRaw, wanted: Sequence[str]) -> tuple[list[int], l
     return picks, names
 
 
-def _load_uv(raw: mne.io.BaseRaw, picks: list[int], path: Path) -> np.ndarray:
-    """The one place where volts become microvolts. Shape: (len(picks), T) float64."""
-    if len(picks) * raw.n_times * 8 > MAX_BYTES:
-        raise InputError(path, f"{len(picks)} channels x {raw.n_times} samples exceed the memory budget")
+def _load_uv(raw: mne.io.BaseRaw, picks: list[int], path: Path, out: np.ndarray | None = None) -> np.ndarray:
+    """The one place where volts become microvolts. Shape: (len(picks), T) float32 (``out`` when given).
+
+    MNE decodes to float64 volts; one pass scales and narrows them (float32 keeps 24 bits, finer than
+    a 16-bit EDF or 24-bit BDF sample at any realistic gain), which halves every later pass over the
+    samples. A value beyond float32's range becomes inf here and is repaired like any non-finite sample.
+    """
     try:
-        data = raw.get_data(picks=picks)  # a new array (the raw is not preloaded), in volts: EEG-typed picks
+        volts = raw.get_data(picks=picks)  # a new array (the raw is not preloaded), in volts: EEG-typed picks
     except Exception as err:
         raise InputError(path, f"cannot decode the samples: {str(err).splitlines()[0]}") from None
-    data *= 1e6  # what get_data(units="uV") does, without its per-call unit lookup (~0.1 ms)
+    data = np.empty(volts.shape, dtype=np.float32) if out is None else out
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.multiply(volts, 1e6, out=data, casting="unsafe")  # what get_data(units="uV") does, in one pass
     return data
 
 
@@ -283,6 +288,44 @@ def _zero_phase_gain(n: int, fs: float, bandpass: tuple[float, float] | None, no
     return gain.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class _FftPlan:
+    """Sizes of one resampling FFT round trip: ``t`` input samples at ``up / down`` times the rate."""
+
+    t: int
+    up: int
+    down: int
+    pad: int  # input samples of reflection on each side (whole output samples)
+    nfft: int  # input-rate FFT length: a multiple of ``down``, at least t + 2 * pad
+    t_out: int
+
+    @property
+    def n_out(self) -> int:
+        return self.nfft * self.up // self.down
+
+
+def _fft_plan(t: int, fs_in: float, fs: float) -> _FftPlan:
+    ratio = Fraction(fs / fs_in).limit_denominator(1000)
+    up, down = ratio.numerator, ratio.denominator
+    pad = min(t - 1, round(PAD_S * fs_in)) // down * down
+    nfft = down * spfft.next_fast_len(-(-(t + 2 * pad) // down), real=True)
+    return _FftPlan(t=t, up=up, down=down, pad=pad, nfft=nfft, t_out=-(-t * up // down))
+
+
+def _fft_buffer(channels: int, plan: _FftPlan) -> np.ndarray:
+    """The round trip's buffer; the signal goes in ``[:, :t]``. Shape: (channels, nfft) float32.
+
+    Only the gap between the two reflections is zeroed: the rest is written before it is read.
+    """
+    buf = np.empty((channels, plan.nfft), dtype=np.float32)
+    buf[:, plan.t + plan.pad : plan.nfft - plan.pad] = 0.0
+    return buf
+
+
+def _needs_filtering(fs_in: float, fs: float, bandpass, notch: Sequence[float]) -> bool:
+    return not (fs_in == fs and bandpass is None and not any(f < fs / 2 for f in notch))
+
+
 def preprocess(
     data: np.ndarray,
     fs_in: float,
@@ -306,23 +349,26 @@ def preprocess(
     Shape: (C, T_in) -> (C, ceil(T_in * fs / fs_in)) float32.
     """
     x = np.asarray(data)
+    if not _needs_filtering(fs_in, fs, bandpass, notch):
+        return np.ascontiguousarray(x, dtype=np.float32)
+    plan = _fft_plan(x.shape[1], fs_in, fs)
+    buf = _fft_buffer(x.shape[0], plan)
+    buf[:, : plan.t] = x  # float32 from here on
+    return _filter_in_buffer(buf, plan, fs, bandpass, notch)
+
+
+def _filter_in_buffer(
+    buf: np.ndarray, plan: _FftPlan, fs: float, bandpass: tuple[float, float] | None, notch: Sequence[float]
+) -> np.ndarray:
+    """:func:`preprocess` on a buffer from :func:`_fft_buffer` whose ``[:, :t]`` holds the signal (overwritten)."""
     notch = tuple(float(f) for f in notch)
     bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
-    if fs_in == fs and bandpass is None and not any(f < fs / 2 for f in notch):
-        return np.ascontiguousarray(x, dtype=np.float32)
-    ratio = Fraction(fs / fs_in).limit_denominator(1000)
-    up, down = ratio.numerator, ratio.denominator
-    c, t = x.shape
-    t_out = -(-t * up // down)
-    pad = min(t - 1, round(PAD_S * fs_in)) // down * down  # whole output samples on each side
-    # One buffer, circular layout [signal | right reflection | zeros | left reflection]: the
-    # reflections fade to zero at their outer ends, so the wrap-around is continuous.
-    nfft = down * spfft.next_fast_len(-(-(t + 2 * pad) // down), real=True)
-    buf = np.zeros((c, nfft), dtype=np.float32)
+    t, pad, nfft, c = plan.t, plan.pad, plan.nfft, buf.shape[0]
+    # Circular layout [signal | right reflection | zeros | left reflection]: the reflections fade
+    # to zero at their outer ends, so the wrap-around is continuous.
     # Remove each channel's least-squares line first: the band-pass (two zeros at DC) removes a
     # line exactly, and without it an offset or a drift would ring at the edges of the padding.
     sig = buf[:, :t]
-    sig[:] = x  # float32 from here on
     ramp = np.linspace(-1.0, 1.0, t, dtype=np.float32)
     mean = sig.mean(axis=1, keepdims=True)
     slope = (sig @ ramp)[:, None] / (ramp @ ramp)
@@ -334,15 +380,15 @@ def preprocess(
         buf[:, t : t + pad] += 2 * sig[:, -1:] * fade
         buf[:, nfft - pad :] = (2 * sig[:, :1] - sig[:, pad:0:-1]) * fade[::-1]
     spec = spfft.rfft(buf, axis=1, workers=1)  # 2 threads were slower on 19 x 32k points
-    n_out = nfft * up // down
+    n_out = plan.n_out
     keep = n_out // 2 + 1
     if keep > spec.shape[1]:  # up-sampling: zero-pad the spectrum
         spec = np.concatenate([spec, np.zeros((c, keep - spec.shape[1]), dtype=spec.dtype)], axis=1)
     spec = spec[:, :keep]
     spec *= _zero_phase_gain(n_out, float(fs), bandpass, notch) * np.float32(n_out / nfft)
-    out = spfft.irfft(spec, n_out, axis=1, workers=1)[:, :t_out]  # a view: the caller copies what it keeps
+    out = spfft.irfft(spec, n_out, axis=1, workers=1)[:, : plan.t_out]  # a view: the caller copies what it keeps
     if bandpass is None:  # put the line back, sampled at the output times
-        times = np.arange(t_out) * (down / up) * (2.0 / max(t - 1, 1)) - 1.0
+        times = np.arange(plan.t_out) * (plan.down / plan.up) * (2.0 / max(t - 1, 1)) - 1.0
         out += (mean + slope * times).astype(np.float32)
     return out
 
@@ -389,7 +435,13 @@ def read_eeg(
         raise InputError(path, f"too short: {n_original} samples ({duration:.3g} s), at least {need:g} s needed")
     if max_duration_s is not None and duration > max_duration_s:
         raw.crop(tmax=max_duration_s, include_tmax=False)
-    data = _load_uv(raw, picks, path)
+    if len(picks) * raw.n_times * 8 > MAX_BYTES:  # before any buffer is allocated
+        raise InputError(path, f"{len(picks)} channels x {raw.n_times} samples exceed the memory budget")
+    # Decode straight into the resampling FFT's buffer: no copy of the recording between MNE and the filters.
+    filtering = _needs_filtering(fs_in, fs, bandpass, notch)
+    plan = _fft_plan(raw.n_times, fs_in, fs) if filtering else None
+    buf = _fft_buffer(len(picks), plan) if plan else np.empty((len(picks), raw.n_times), dtype=np.float32)
+    data = _load_uv(raw, picks, path, out=buf[:, : raw.n_times])
     lo, hi = data.min(axis=1), data.max(axis=1)  # NaN or inf anywhere shows in these
     nonfinite = 0
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
@@ -401,8 +453,8 @@ def read_eeg(
     if len(flat) == len(names):
         raise InputError(path, "every EEG channel is flat (constant signal)")
     try:
-        signal = preprocess(data, fs_in, fs, bandpass, notch)
-    except ValueError as err:  # scipy's filters refuse signals shorter than their padding
+        signal = _filter_in_buffer(buf, plan, fs, bandpass, notch) if plan else data
+    except ValueError as err:  # e.g. a band-pass that does not fit below the output rate's Nyquist
         raise InputError(path, f"cannot filter the signal: {str(err).splitlines()[0]}") from None
     if not np.isfinite(signal).all():
         raise InputError(path, "filtering produced non-finite values (signal out of range)")
