@@ -1,5 +1,5 @@
 """EEG downstream tasks, every method on the same subject-wise splits:
-JEPA frozen probe, random-init probe, band-power features, supervised from scratch."""
+JEPA frozen probe, JEPA + band powers, random-init probe, band-power features, supervised from scratch."""
 
 from __future__ import annotations
 
@@ -192,17 +192,23 @@ def run_task(
         return runs
 
     results = {}
+    jepa = embed(pre.encoder, w.video, pooling) if {"jepa", "jepa_bandpower"} & set(methods) else None
+    bands = None
+    if {"handcrafted", "jepa_bandpower"} & set(methods):
+        bands = np.concatenate([band_power_features(w.uv[i : i + 256], pre.cfg.data.fs, present=w.present[i : i + 256])
+                                for i in range(0, len(w.uv), 256)])  # fmt: skip
     if "jepa" in methods:
-        results["jepa"] = summarise(probe_runs(embed(pre.encoder, w.video, pooling)))
+        results["jepa"] = summarise(probe_runs(jepa))
         log(_line("jepa", results["jepa"]))
+    if "jepa_bandpower" in methods:  # one probe on both: does the embedding add to the band powers?
+        results["jepa_bandpower"] = summarise(probe_runs(np.concatenate([jepa, bands], axis=1)))
+        log(_line("jepa_bandpower", results["jepa_bandpower"]))
     if "random_init" in methods:
         runs = [r for s in seeds for r in probe_runs(embed(random_encoder(pre, s), w.video, pooling))]
         results["random_init"] = summarise(runs)
         log(_line("random_init", results["random_init"]))
     if "handcrafted" in methods:
-        x = np.concatenate([band_power_features(w.uv[i : i + 256], pre.cfg.data.fs, present=w.present[i : i + 256])
-                            for i in range(0, len(w.uv), 256)])  # fmt: skip
-        results["handcrafted"] = summarise(probe_runs(x))
+        results["handcrafted"] = summarise(probe_runs(bands))
         log(_line("handcrafted", results["handcrafted"]))
     if "supervised" in methods:
         video = standardise_video_per_subject(w.video, w.subjects) if subject_norm else w.video
@@ -239,7 +245,7 @@ def _sel(values: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
 
 def _line(name: str, r: dict) -> str:
     s = r["balanced_accuracy_spread"]
-    text = f"{name:<12} window bal.acc {s['mean']:.3f}±{s['std']:.3f}  AUROC {r.get('auroc', float('nan')):.3f}"
+    text = f"{name:<14} window bal.acc {s['mean']:.3f}±{s['std']:.3f}  AUROC {r.get('auroc', float('nan')):.3f}"
     if "recording" in r:
         text += f"  recording bal.acc {r['recording'].get('balanced_accuracy', float('nan')):.3f}"
     return text

@@ -38,7 +38,7 @@ from jepa_core.eval.report import add_run_arguments, run_evaluation
 from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "eeg-tiny"
-METHODS = ("jepa", "random_init", "handcrafted", "supervised")
+METHODS = ("jepa", "jepa_bandpower", "random_init", "handcrafted", "supervised")
 TASKS = ("eegmat-rest-vs-task", "eegmmidb-motor")
 
 
@@ -77,7 +77,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="subject-calibrated protocol: z-score every method's features (and the supervised input) per "
         "subject over all its windows, test subjects included (unlabelled, transductive); reported apart",
     )
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="jepa_bandpower: the JEPA embedding and the band powers in one probe (does JEPA add to them?)",
+    )
     add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument("--update-card", action="store_true", help="record headline metrics in the model card")

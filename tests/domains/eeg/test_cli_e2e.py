@@ -78,11 +78,12 @@ def test_evaluate_eegmat_every_method(tiny_run, eegmat_like, tmp_path):
     # The encoder saw subjects 0 and 1 (unlabelled): they train the probe, 2 and 3 are the test side.
     assert report["split"]["folds"] == [{"train": [0, 1], "test": [2, 3]}]
     assert report["subjects_seen_in_pretraining"] == [0, 1]
-    for method in ("jepa", "random_init", "handcrafted", "supervised"):
+    for method in ("jepa", "jepa_bandpower", "random_init", "handcrafted", "supervised"):
         r = report["results"][method]
         assert 0.0 <= r["balanced_accuracy"] <= 1.0 and 0.0 <= r["auroc"] <= 1.0, method
         assert set(r["recording"]) >= {"balanced_accuracy", "auroc"}
     assert report["results"]["handcrafted"]["balanced_accuracy"] > 0.95  # band power separates alpha from beta
+    assert report["results"]["jepa_bandpower"]["balanced_accuracy"] > 0.95  # and still does beside the embedding
     # C chosen by CV grouped by subject inside the training side (subjects 0 and 1 only)
     assert report["probe_c"] == "cv" and report["results"]["jepa"]["probe_c"][0] in C_LADDER
     scores, chosen = report["results"]["jepa"]["probe_c_cv"][0], report["results"]["jepa"]["probe_c"][0]
