@@ -23,7 +23,7 @@ from domains.ecg.io import find_records
 from domains.ecg.tasks import cinc_folds, default_mitdb_split, load_cinc_labels
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import add_probe_c_argument
-from jepa_core.eval.report import add_run_arguments, run_evaluation
+from jepa_core.eval.report import add_methods_argument, add_run_arguments, run_evaluation
 from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "ecg-tiny"
@@ -49,13 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-records", type=int, help="CinC: use only the first N labelled records (quick runs)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init and supervised")
     p.add_argument("--supervised-epochs", type=int, default=6)
-    p.add_argument(
-        "--methods",
-        nargs="+",
-        choices=METHODS,
-        default=list(METHODS),
-        help="jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features",
-    )
+    add_methods_argument(p, METHODS, "jepa_rr (MIT-BIH only): the JEPA beat embedding plus the 7 RR-interval features")
     add_probe_c_argument(p, "over the training records only")
     add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")

@@ -34,7 +34,7 @@ from domains.eeg.tasks import (
 )
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import add_probe_c_argument
-from jepa_core.eval.report import add_run_arguments, run_evaluation
+from jepa_core.eval.report import add_methods_argument, add_run_arguments, run_evaluation
 from jepa_core.pretrained import load_pretrained
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "eeg-tiny"
@@ -77,12 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="subject-calibrated protocol: z-score every method's features (and the supervised input) per "
         "subject over all its windows, test subjects included (unlabelled, transductive); reported apart",
     )
-    p.add_argument(
-        "--methods",
-        nargs="+",
-        choices=METHODS,
-        default=list(METHODS),
-        help="jepa_bandpower: the JEPA embedding and the band powers in one probe (does JEPA add to them?)",
+    add_methods_argument(
+        p, METHODS, "jepa_bandpower: the JEPA embedding and the band powers in one probe (does JEPA add to them?)"
     )
     add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")

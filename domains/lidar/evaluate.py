@@ -35,7 +35,7 @@ from jepa_core.checkpoint import atomic_write
 from jepa_core.errors import InputError
 from jepa_core.eval.metrics import summarise_seeds
 from jepa_core.eval.probes import SavedLinearProbe, linear_probe
-from jepa_core.eval.report import add_run_arguments, run_evaluation
+from jepa_core.eval.report import add_methods_argument, add_run_arguments, run_evaluation
 from jepa_core.pretrained import Pretrained, load_pretrained, random_encoder
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "lidar-tiny"
@@ -72,8 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="als-ground: z of a crop's ground level in the model frame (0 for configs/als.yaml; about "
                         "-1.73, the sensor height, for a KITTI model)")  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for random init")
-    p.add_argument("--methods", nargs="+", choices=METHODS,
-                   help="default: all for kitti-fg; jepa random_init handcrafted for als-ground")  # fmt: skip
+    add_methods_argument(p, METHODS, "default: all for kitti-fg; jepa random_init handcrafted for als-ground",
+                         default_all=False)  # fmt: skip
     p.add_argument("--supervised-epochs", type=int, default=4)
     p.add_argument("--supervised-seeds", type=int, nargs="+", default=[0], help="seeds for the supervised baseline")
     p.add_argument("--max-train-cells", type=int, default=40000, help="subsample training cells for the probes")

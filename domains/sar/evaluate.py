@@ -22,7 +22,7 @@ from domains.sar.embed import POOLS, chip_embeddings
 from domains.sar.eval_mstar import MARGIN, encoder_features, handcrafted, load_chips, run_mstar
 from domains.sar.tasks import mstar_soc
 from jepa_core.eval.probes import add_probe_c_argument
-from jepa_core.eval.report import add_run_arguments, run_evaluation
+from jepa_core.eval.report import add_methods_argument, add_run_arguments, run_evaluation
 from jepa_core.pretrained import load_pretrained, random_encoder
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sar-tiny"
@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--pool", choices=POOLS, help="token pooling for the probe features (default: the model card's, else mean)"
     )
     add_probe_c_argument(p, "on the training chips, full-label probe only")
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    add_methods_argument(p, METHODS)
     add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write results JSON here")
     p.add_argument("--update-card", action="store_true", help="record the headline metrics in the model card")

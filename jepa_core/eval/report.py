@@ -33,6 +33,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (batch jobs, log files)")
 
 
+def add_methods_argument(
+    parser: argparse.ArgumentParser, methods: Sequence[str], help: str | None = None, *, default_all: bool = True
+) -> None:
+    """``--methods``: which of the task's ``methods`` to run (all of them unless ``default_all`` is off)."""
+    parser.add_argument(
+        "--methods", nargs="+", choices=methods, default=list(methods) if default_all else None, help=help
+    )
+
+
 def run_evaluation(
     args: argparse.Namespace,
     evaluate: Callable[[argparse.Namespace], dict],
