@@ -106,14 +106,9 @@ def _nested(data: dict | None, key: str) -> dict | None:
 def machine_description() -> dict:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks.common import cpu_model
+
+    cpu = cpu_model()
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
         "cpu": cpu,
@@ -167,6 +162,10 @@ def _data_args(argv: list[str]) -> list[str]:
 
 def speed_steps(domains: list[str], procs: tuple[int, ...]) -> list[tuple[str, list[str], str]]:
     steps = [(f"speed-{d}", [sys.executable, f"benchmarks/{d}.py"], "") for d in domains]
+    eegmat = ROOT.parent / "shared" / "data" / "eeg" / "eegmat"
+    if "eeg" in domains and eegmat.is_dir():  # the reader on long 500 Hz recordings too
+        steps = [(n, argv + ["--long-dir", "../shared/data/eeg/eegmat"] if n == "speed-eeg" else argv, why)
+                 for n, argv, why in steps]  # fmt: skip
     if (ROOT / "benchmarks" / "export.py").is_file():
         for d in domains:
             argv = [sys.executable, "benchmarks/export.py", "--domain", d, "--procs", *map(str, procs)]
@@ -258,6 +257,7 @@ def speed_rows() -> list[dict]:
             {
                 "domain": d,
                 "date": s.get("date"),
+                "cpu": _get(s, "machine", "cpu_model"),
                 "pretrain_samples_per_s": _get(s, "pretrain_step", "samples_per_s"),
                 "matmul_peak_gflops": (s["matmul_peak_flops"] / 1e9) if s.get("matmul_peak_flops") else None,
                 "fraction_of_matmul_peak": s.get("fraction_of_matmul_peak"),
@@ -346,13 +346,14 @@ def render(machine: dict, steps: list[dict], command: str) -> tuple[str, dict]:
         "our reader's time over the bare library call on the same files. Export: `jepa-export` rows/s "
         "with 1 and 2 processes (torchrun) on the bundled samples.",
         "",
-        "| domain | date | pretrain samples/s | matmul peak GFLOP/s | fraction of peak | reader / bare | "
+        "| domain | date | CPU | pretrain samples/s | matmul peak GFLOP/s | fraction of peak | reader / bare | "
         "peak RSS GB | export rows/s (1 proc) | (2 procs) | export RSS MB | export RSS 4N / N |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s_rows:
         out.append(
-            f"| {r['domain']} | {r['date'] or '-'} | {_num(r['pretrain_samples_per_s'], '.1f')} | "
+            f"| {r['domain']} | {r['date'] or '-'} | {r['cpu'] or 'not recorded'} | "
+            f"{_num(r['pretrain_samples_per_s'], '.1f')} | "
             f"{_num(r['matmul_peak_gflops'], '.0f')} | {_num(r['fraction_of_matmul_peak'], '.0%')} | "
             f"{_num(r['reader_over_bare_time'], '.2f')} | {_num(r['peak_rss_gb'], '.2f')} | "
             f"{_num(r['export_rows_per_s_1proc'], '.1f')} | {_num(r['export_rows_per_s_2procs'], '.1f')} | "
