@@ -34,11 +34,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_methods_argument(
-    parser: argparse.ArgumentParser, methods: Sequence[str], help: str | None = None, *, default_all: bool = True
+    parser: argparse.ArgumentParser, methods: Sequence[str], help_text: str | None = None, *, default_all: bool = True
 ) -> None:
     """``--methods``: which of the task's ``methods`` to run (all of them unless ``default_all`` is off)."""
     parser.add_argument(
-        "--methods", nargs="+", choices=methods, default=list(methods) if default_all else None, help=help
+        "--methods", nargs="+", choices=methods, default=list(methods) if default_all else None, help=help_text
     )
 
 
