@@ -264,6 +264,36 @@ def _repair(data: np.ndarray) -> int:
 PAD_S = 2.0  # odd-reflection padding on each side before the FFT, faded to zero (see preprocess)
 
 
+def _biquad_power(sections: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``|H(e^jw)|^2`` of a cascade of biquads (rows b0 b1 b2 a0 a1 a2), in real arithmetic.
+
+    ``|b0 + b1 z^-1 + b2 z^-2|^2 = b0^2 + b1^2 + b2^2 + 2 (b0 b1 + b1 b2) cos w + 2 b0 b2 cos 2w`` on the
+    unit circle, and the same for ``a``: two cosines serve every section, ~10x faster than ``sosfreqz``'s
+    complex polynomials on long recordings (a 1 h recording's 230k bins: ~5 ms instead of ~50).
+    """
+    c1, c2 = np.cos(w), np.cos(2.0 * w)
+    power = np.ones_like(w)
+    for b0, b1, b2, a0, a1, a2 in np.atleast_2d(sections):
+        num = (b0 * b0 + b1 * b1 + b2 * b2) + 2.0 * (b0 * b1 + b1 * b2) * c1 + 2.0 * b0 * b2 * c2
+        den = (a0 * a0 + a1 * a1 + a2 * a2) + 2.0 * (a0 * a1 + a1 * a2) * c1 + 2.0 * a0 * a2 * c2
+        power *= num / den
+    return power
+
+
+@lru_cache(maxsize=16)
+def _filter_sections(fs: float, bandpass: tuple[float, float] | None, notch: tuple[float, ...]) -> np.ndarray:
+    """The biquads of the band-pass (4th-order Butterworth) and of the notches (Q = 30) that apply at ``fs``.
+
+    Shape: (sections, 6), possibly (0, 6).
+    """
+    rows = [sps.butter(4, bandpass, btype="bandpass", fs=fs, output="sos")] if bandpass is not None else []
+    for f0 in notch:
+        if f0 < fs / 2 and (bandpass is None or f0 < bandpass[1] + 5):
+            b, a = sps.iirnotch(f0, Q=30.0, fs=fs)
+            rows.append(np.concatenate([b, a])[None])
+    return np.concatenate(rows) if rows else np.zeros((0, 6))
+
+
 @lru_cache(maxsize=64)
 def _zero_phase_gain(n: int, fs: float, bandpass: tuple[float, float] | None, notch: tuple[float, ...]) -> np.ndarray:
     """``|H(f)|^2`` of the band-pass and notches on the ``rfft`` bins of an ``n``-point signal at ``fs``.
@@ -273,17 +303,10 @@ def _zero_phase_gain(n: int, fs: float, bandpass: tuple[float, float] | None, no
     1.0 times Nyquist stands in for the anti-alias filter. Shape: (n // 2 + 1,) float32.
     """
     freqs = np.fft.rfftfreq(n, 1.0 / fs)
-    gain = np.ones(len(freqs))
-    if bandpass is not None:
-        sos = sps.butter(4, bandpass, btype="bandpass", fs=fs, output="sos")
-        gain *= np.abs(sps.sosfreqz(sos, worN=freqs, fs=fs)[1]) ** 2
-    else:
+    gain = _biquad_power(_filter_sections(fs, bandpass, notch), 2.0 * np.pi * freqs / fs)
+    if bandpass is None:
         edge = np.clip((freqs / (fs / 2) - 0.9) / 0.1, 0.0, 1.0)
         gain *= 0.5 + 0.5 * np.cos(np.pi * edge)
-    for f0 in notch:
-        if f0 < fs / 2 and (bandpass is None or f0 < bandpass[1] + 5):
-            b, a = sps.iirnotch(f0, Q=30.0, fs=fs)
-            gain *= np.abs(sps.freqz(b, a, worN=freqs, fs=fs)[1]) ** 2
     if n % 2 == 0:
         gain[-1] = 0.0  # the Nyquist bin of a real signal cannot carry a phase: drop it
     return gain.astype(np.float32)

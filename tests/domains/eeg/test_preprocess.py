@@ -95,3 +95,31 @@ def test_no_filter_keeps_offset_and_same_rate_is_identity():
 def test_output_length_matches_resample_poly(n):
     x = _band_limited_noise(1, n / 250.0, 250.0, seed=n)
     assert preprocess(x, 250.0, 128.0, BAND, NOTCH).shape == (1, -(-n * 64 // 125))
+
+
+@pytest.mark.parametrize(
+    ("n", "fs", "band", "notch"),
+    [(8640, 128.0, (0.5, 45.0), (50.0, 60.0)), (5001, 250.0, (0.5, 100.0), (50.0, 60.0)), (4000, 128.0, None, (50.0,))],
+)
+def test_gain_in_real_arithmetic_equals_scipy_frequency_responses(n, fs, band, notch):
+    from domains.eeg.io import _zero_phase_gain
+
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    want = np.ones(len(freqs))
+    if band is not None:
+        want *= (
+            np.abs(sps.sosfreqz(sps.butter(4, band, btype="bandpass", fs=fs, output="sos"), worN=freqs, fs=fs)[1]) ** 2
+        )
+    else:
+        want *= 0.5 + 0.5 * np.cos(np.pi * np.clip((freqs / (fs / 2) - 0.9) / 0.1, 0.0, 1.0))
+    for f0 in notch:
+        if f0 < fs / 2 and (band is None or f0 < band[1] + 5):  # notches inside (or just above) the band only
+            b, a = sps.iirnotch(f0, Q=30.0, fs=fs)
+            want *= np.abs(sps.freqz(b, a, worN=freqs, fs=fs)[1]) ** 2
+    if n % 2 == 0:
+        want[-1] = 0.0
+    got = _zero_phase_gain(n, fs, band, notch)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.abs(got - want).max() < 1e-6
+    if band == (0.5, 100.0):  # the 50 and 60 Hz notches lie inside this band and take their bins to ~0
+        assert got[np.argmin(np.abs(freqs - 50.0))] < 1e-3 and got[np.argmin(np.abs(freqs - 60.0))] < 1e-3
