@@ -514,13 +514,20 @@ def read_events(raw: mne.io.BaseRaw) -> list[tuple[float, float, str]]:
     ann_onset = np.asarray(raw.annotations.onset, dtype=float) - raw.first_time
     ann_duration = np.asarray(raw.annotations.duration, dtype=float)
     ann_label = np.asarray(raw.annotations.description)
-    out = []
-    for sample, _, code in events:
-        onset, name = (int(sample) - raw.first_samp) / fs, label[int(code)]
-        gap = np.where(ann_label == name, np.abs(ann_onset - onset), np.inf)
-        nearest = int(gap.argmin())
-        out.append((onset, float(ann_duration[nearest]) if gap[nearest] <= 0.5 / fs + 1e-9 else 0.0, name))
-    return out
+    onsets = (events[:, 0].astype(float) - raw.first_samp) / fs
+    names = np.asarray([label[int(code)] for code in events[:, 2]], dtype=object)
+    durations = np.zeros(len(events))
+    for name in set(names):  # per label, the nearest onset by binary search: files may hold 10^5 annotations
+        rows = np.flatnonzero(names == name)
+        same = np.flatnonzero(ann_label == name)
+        ann = same[np.argsort(ann_onset[same], kind="stable")]  # this label's annotations, by onset
+        right = np.clip(np.searchsorted(ann_onset[ann], onsets[rows]), 0, len(ann) - 1)
+        left = np.maximum(right - 1, 0)
+        gap_left, gap_right = np.abs(ann_onset[ann[left]] - onsets[rows]), np.abs(ann_onset[ann[right]] - onsets[rows])
+        near = np.where(gap_left <= gap_right, ann[left], ann[right])
+        close = np.minimum(gap_left, gap_right) <= 0.5 / fs + 1e-9
+        durations[rows] = np.where(close, ann_duration[near], 0.0)
+    return [(float(o), float(d), str(n)) for o, d, n in zip(onsets, durations, names, strict=True)]
 
 
 def to_channel_slots(

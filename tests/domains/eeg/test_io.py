@@ -107,6 +107,20 @@ def test_fif_annotations_become_events(tmp_path):
     assert [(round(o, 4), round(d, 4), label) for o, d, label in rec.events] == [(2.0, 1.0, "rest"), (7.5, 3.0, "task")]
 
 
+def test_events_at_one_sample_keep_their_own_labels_durations(tmp_path):
+    import mne
+
+    info = mne.create_info(TEN_TWENTY_OLD, 256.0, "eeg")
+    raw = mne.io.RawArray(oscillation(10.0, 12, 256.0, 19) * 1e-6, info, verbose="error")
+    # two labels on the same sample, and one label twice, 1 s apart: each event gets its own annotation's duration
+    raw.set_annotations(mne.Annotations([3.0, 3.0, 5.0, 6.0], [0.5, 2.0, 1.0, 4.0], ["T1", "T2", "T1", "T1"]))
+    raw.save(tmp_path / "same_raw.fif", verbose="error")
+    events = sorted(read_eeg(tmp_path / "same_raw.fif").events)
+    assert [(round(o, 4), d, label) for o, d, label in events] == [
+        (3.0, 0.5, "T1"), (3.0, 2.0, "T2"), (5.0, 1.0, "T1"), (6.0, 4.0, "T1")
+    ]  # fmt: skip
+
+
 def test_resample_and_band_keep_the_oscillation(tmp_path):
     path = write_edf(tmp_path / "alpha.edf", oscillation(10.0, 20, 500.0, 19), TEN_TWENTY_OLD, 500.0)
     rec = read_eeg(path, fs=128.0)
