@@ -161,11 +161,10 @@ def _data_args(argv: list[str]) -> list[str]:
 
 
 def speed_steps(domains: list[str], procs: tuple[int, ...]) -> list[tuple[str, list[str], str]]:
-    steps = [(f"speed-{d}", [sys.executable, f"benchmarks/{d}.py"], "") for d in domains]
-    eegmat = ROOT.parent / "shared" / "data" / "eeg" / "eegmat"
-    if "eeg" in domains and eegmat.is_dir():  # the reader on long 500 Hz recordings too
-        steps = [(n, argv + ["--long-dir", "../shared/data/eeg/eegmat"] if n == "speed-eeg" else argv, why)
-                 for n, argv, why in steps]  # fmt: skip
+    extra = {d: [] for d in domains}
+    if (ROOT.parent / "shared" / "data" / "eeg" / "eegmat").is_dir():  # the EEG reader on long 500 Hz recordings too
+        extra["eeg"] = ["--long-dir", "../shared/data/eeg/eegmat"]
+    steps = [(f"speed-{d}", [sys.executable, f"benchmarks/{d}.py", *extra[d]], "") for d in domains]
     if (ROOT / "benchmarks" / "export.py").is_file():
         for d in domains:
             argv = [sys.executable, "benchmarks/export.py", "--domain", d, "--procs", *map(str, procs)]

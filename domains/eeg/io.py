@@ -346,8 +346,15 @@ def _fft_buffer(channels: int, plan: _FftPlan) -> np.ndarray:
     return buf
 
 
-def _needs_filtering(fs_in: float, fs: float, bandpass, notch: Sequence[float]) -> bool:
-    return not (fs_in == fs and bandpass is None and not any(f < fs / 2 for f in notch))
+def _signal_buffer(
+    channels: int, t: int, fs_in: float, fs: float, bandpass, notch: Sequence[float]
+) -> tuple[np.ndarray, _FftPlan | None]:
+    """Where a (channels, t) signal goes before filtering: the FFT buffer and its plan, or, when no
+    resampling or filter applies, a plain (channels, t) float32 array and no plan."""
+    if fs_in == fs and bandpass is None and not any(f < fs / 2 for f in notch):
+        return np.empty((channels, t), dtype=np.float32), None
+    plan = _fft_plan(t, fs_in, fs)
+    return _fft_buffer(channels, plan), plan
 
 
 def preprocess(
@@ -373,12 +380,9 @@ def preprocess(
     Shape: (C, T_in) -> (C, ceil(T_in * fs / fs_in)) float32.
     """
     x = np.asarray(data)
-    if not _needs_filtering(fs_in, fs, bandpass, notch):
-        return np.ascontiguousarray(x, dtype=np.float32)
-    plan = _fft_plan(x.shape[1], fs_in, fs)
-    buf = _fft_buffer(x.shape[0], plan)
-    buf[:, : plan.t] = x  # float32 from here on
-    return _filter_in_buffer(buf, plan, fs, bandpass, notch)
+    buf, plan = _signal_buffer(*x.shape, fs_in, fs, bandpass, notch)
+    buf[:, : x.shape[1]] = x  # float32 from here on
+    return _filter_in_buffer(buf, plan, fs, bandpass, notch) if plan else buf
 
 
 def _filter_in_buffer(
@@ -393,9 +397,10 @@ def _filter_in_buffer(
     # Remove each channel's least-squares line first: the band-pass (two zeros at DC) removes a
     # line exactly, and without it an offset or a drift would ring at the edges of the padding.
     sig = buf[:, :t]
+    sig_t = torch.from_numpy(sig)  # shares the buffer
     basis = torch.stack([torch.ones(t), torch.linspace(-1.0, 1.0, t)])  # (2, t): offset and ramp
-    coef = (torch.from_numpy(sig) @ basis.T) / (basis * basis).sum(1)  # (C, 2): orthogonal, so least squares
-    torch.from_numpy(sig).addmm_(coef, basis, alpha=-1.0)  # in place, one pass
+    coef = (sig_t @ basis.T) / (basis * basis).sum(1)  # (C, 2): orthogonal, so least squares
+    sig_t.addmm_(coef, basis, alpha=-1.0)  # in place, one pass
     if pad:
         fade = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, pad + 2, dtype=np.float32)[1:-1])  # 1 -> 0
         buf[:, t : t + pad] = -sig[:, -2 : -pad - 2 : -1] * fade  # odd reflection about the last sample
@@ -463,9 +468,7 @@ def read_eeg(
     if len(picks) * raw.n_times * 8 > MAX_BYTES:  # before any buffer is allocated
         raise InputError(path, f"{len(picks)} channels x {raw.n_times} samples exceed the memory budget")
     # Decode straight into the resampling FFT's buffer: no copy of the recording between MNE and the filters.
-    filtering = _needs_filtering(fs_in, fs, bandpass, notch)
-    plan = _fft_plan(raw.n_times, fs_in, fs) if filtering else None
-    buf = _fft_buffer(len(picks), plan) if plan else np.empty((len(picks), raw.n_times), dtype=np.float32)
+    buf, plan = _signal_buffer(len(picks), raw.n_times, fs_in, fs, bandpass, notch)
     data = _load_uv(raw, picks, path, out=buf[:, : raw.n_times])
     lo, hi = data.min(axis=1), data.max(axis=1)  # NaN or inf anywhere shows in these
     nonfinite = 0
