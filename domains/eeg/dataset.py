@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import mne
 import numpy as np
 import torch
 from einops import rearrange
@@ -99,13 +100,14 @@ class EegWindows(Dataset):
         self.windows: list[WindowIndex] = []
         self.skipped: list[tuple[str, str]] = []
         self._signals: list[np.ndarray] = []
-        for path in tqdm(list(recordings), desc="EEG recordings", disable=not progress):
-            try:
-                self._load(Path(path))
-            except InputError as err:
-                if not skip_bad:
-                    raise
-                self.skipped.append((str(path), str(err)))
+        with mne.utils.use_log_level("error"):  # one level change for all files, not two per file
+            for path in tqdm(list(recordings), desc="EEG recordings", disable=not progress):
+                try:
+                    self._load(Path(path))
+                except InputError as err:
+                    if not skip_bad:
+                        raise
+                    self.skipped.append((str(path), str(err)))
         if not self.windows:
             where = ", ".join(map(str, list(recordings)[:3])) or "<no recordings>"
             detail = "; ".join(msg for _, msg in self.skipped[:3])

@@ -123,3 +123,24 @@ def test_gain_in_real_arithmetic_equals_scipy_frequency_responses(n, fs, band, n
     assert np.abs(got - want).max() < 1e-6
     if band == (0.5, 100.0):  # the 50 and 60 Hz notches lie inside this band and take their bins to ~0
         assert got[np.argmin(np.abs(freqs - 50.0))] < 1e-3 and got[np.argmin(np.abs(freqs - 60.0))] < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("t", "fs_in", "fs"),
+    [(31000, 500.0, 128.0), (91000, 500.0, 128.0), (20000, 160.0, 128.0), (7777, 256.0, 128.0),
+     (4096, 128.0, 128.0), (12345, 173.61, 128.0), (59820, 997.0, 128.0), (5000, 100.0, 128.0)],
+)  # fmt: skip
+def test_fft_lengths_are_the_smallest_fast_ones_that_hold_signal_and_padding(t, fs_in, fs):
+    from domains.eeg.io import _fft_plan, _seven_smooth
+
+    plan = _fft_plan(t, fs_in, fs)
+    m = plan.nfft // plan.down
+
+    def fast(k):
+        return _seven_smooth(k) and (plan.down * k) % 8 == 0 and (plan.up * k) % 8 == 0
+
+    assert plan.nfft % plan.down == 0 and plan.nfft >= t + 2 * plan.pad
+    assert plan.nfft % 8 == 0 and plan.n_out % 8 == 0 and plan.n_out == m * plan.up
+    assert fast(m) and not any(fast(k) for k in range(-(-(t + 2 * plan.pad) // plan.down), m))
+    assert plan.nfft <= 1.25 * (t + 2 * plan.pad)  # the search adds a few per cent, not a power of two
+    assert not _seven_smooth(11 * 8) and _seven_smooth(2**5 * 3 * 5**3 * 7)
