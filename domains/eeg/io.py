@@ -33,7 +33,12 @@ ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 FORMATS = {".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".fif.gz": "fif"}
 FS_RANGE = (1.0, 100_000.0)  # Hz; outside this a header is broken, not exotic
 MIN_DURATION_S = 1.0  # shorter recordings cannot be filtered (and hold no EEG rhythm)
-MAX_BYTES = 2 * 1024**3  # refuse recordings whose float64 read of the picked channels exceeds this
+MAX_BYTES = 2 * 1024**3  # refuse recordings whose picked channels exceed this as float32 samples
+DECODE_CHUNK_BYTES = 64 * 1024**2  # MNE decodes to float64 in pieces of at most this size (see _load_uv)
+FFT_BLOCK_BYTES = 64 * 1024**2  # channels are filtered in blocks whose spectrum is at most this (_filter_in_buffer)
+WHOLE_FFT_MAX = 1 << 18  # input samples (signal and padding) up to which one FFT filters a recording (_fft_plan)
+SEGMENT_FFT = 1 << 16  # input-rate FFT length of one segment of a longer recording, at least
+SEGMENT_OVERLAP_S = 8.0  # seconds of neighbouring signal each segment reads on both sides
 _REF_SUFFIX = re.compile(r"[-_ ]?(REF|LE|RE|AR|AVG|CAR|A1|A2|M1|M2|A1A2|LINKED)$")
 _CANON: dict[str, str] = {}
 
@@ -120,11 +125,14 @@ def _field(raw: bytes, lo: int, hi: int) -> str:
     return raw[lo:hi].decode("latin-1").strip()
 
 
-def check_edf_header(path: Path, kind: str) -> list[str]:
+def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = None) -> list[str]:
     """Validate the fixed EDF/BDF header against the file size before MNE touches the samples.
 
     Catches truncated files, headers whose record count or duration disagree with the data,
-    absurd sampling rates and declared sizes that would exhaust memory. Returns the signal labels.
+    absurd sampling rates and declared sizes that would exhaust memory: the signals that map to
+    ``channels`` (all signals when ``None``) as float32 at the file's highest rate (MNE brings every
+    channel to it), plus any annotation signal as stored (MNE parses it when it opens the file),
+    against ``MAX_BYTES``. Returns the signal labels.
     """
     size = path.stat().st_size
     if size == 0:
@@ -168,8 +176,16 @@ def check_edf_header(path: Path, kind: str) -> list[str]:
             f"truncated: the header declares {n_records} data records of {duration:g} s "
             f"but the file holds only {available} ({size} bytes)",
         )
-    if n_records * max(per_record) * n_signals * 8 > MAX_BYTES:
-        raise InputError(path, f"declared size ({n_records} records x {n_signals} signals) exceeds the memory budget")
+    annotations = [i for i, lab in enumerate(labels) if lab.endswith("Annotations")]
+    wanted = set(channels) if channels is not None else None
+    decoded = sum(1 for lab in labels if _may_map(lab, wanted)) if wanted is not None else n_signals - len(annotations)
+    need = n_records * (max(per_record) * decoded * 4 + sum(per_record[i] for i in annotations) * width)
+    if need > MAX_BYTES:
+        raise InputError(
+            path,
+            f"declared size ({n_records} records x {decoded} EEG signals: {need / 1024**3:.1f} GiB) "
+            f"exceeds the memory budget ({MAX_BYTES / 1024**3:g} GiB)",
+        )
     return labels
 
 
@@ -181,10 +197,18 @@ def _wanted_labels(labels: Sequence[str], wanted: Sequence[str]) -> list[str]:
     """
     wanted, out = set(wanted), []
     for label in labels:
-        rest = label.split(" ", 1)[1] if " " in label else label
-        if normalise_channel_name(label) in wanted or normalise_channel_name(rest) in wanted:
-            out += [label, rest]
+        if _may_map(label, wanted):
+            out += [label, _without_type(label)]
     return out
+
+
+def _without_type(label: str) -> str:
+    return label.split(" ", 1)[1] if " " in label else label
+
+
+def _may_map(label: str, wanted: set[str]) -> bool:
+    """Whether the signal ``label``, with or without its leading type word, is a channel of ``wanted``."""
+    return normalise_channel_name(label) in wanted or normalise_channel_name(_without_type(label)) in wanted
 
 
 def _check_ranges(path: Path, sig: bytes, labels: list[str]) -> None:
@@ -234,20 +258,33 @@ def _eeg_picks(raw: mne.io.BaseRaw, wanted: Sequence[str]) -> tuple[list[int], l
     return picks, names
 
 
-def _load_uv(raw: mne.io.BaseRaw, picks: list[int], path: Path, out: np.ndarray | None = None) -> np.ndarray:
+def _load_uv(
+    raw: mne.io.BaseRaw,
+    picks: list[int],
+    path: Path,
+    out: np.ndarray | None = None,
+    chunk_bytes: int = DECODE_CHUNK_BYTES,
+) -> np.ndarray:
     """The one place where volts become microvolts. Shape: (len(picks), T) float32 (``out`` when given).
 
     MNE decodes to float64 volts; one pass scales and narrows them (float32 keeps 24 bits, finer than
     a 16-bit EDF or 24-bit BDF sample at any realistic gain), which halves every later pass over the
     samples. A value beyond float32's range becomes inf here and is repaired like any non-finite sample.
+    MNE decodes ``chunk_bytes`` of float64 at a time, so a long recording never exists in float64 whole:
+    the float32 result is the only full-length copy (a 3 GB float64 detour for an 8 h, 19-channel
+    recording at 512 Hz).
     """
-    try:
-        volts = raw.get_data(picks=picks)  # a new array (the raw is not preloaded), in volts: EEG-typed picks
-    except Exception as err:
-        raise InputError(path, f"cannot decode the samples: {str(err).splitlines()[0]}") from None
-    data = np.empty(volts.shape, dtype=np.float32) if out is None else out
-    with np.errstate(over="ignore", invalid="ignore"):
-        np.multiply(volts, 1e6, out=data, casting="unsafe")  # what get_data(units="uV") does, in one pass
+    n = raw.n_times
+    data = np.empty((len(picks), n), dtype=np.float32) if out is None else out
+    step = max(1, chunk_bytes // (8 * max(1, len(picks))))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        try:  # a new array (the raw is not preloaded), in volts: EEG-typed picks
+            volts = raw.get_data(picks=picks, start=start, stop=stop)
+        except Exception as err:
+            raise InputError(path, f"cannot decode the samples: {str(err).splitlines()[0]}") from None
+        with np.errstate(over="ignore", invalid="ignore"):  # what get_data(units="uV") does, in one pass
+            np.multiply(volts, 1e6, out=data[:, start:stop], casting="unsafe")
     return data
 
 
@@ -314,26 +351,58 @@ def _zero_phase_gain(n: int, fs: float, bandpass: tuple[float, float] | None, no
 
 @dataclass(frozen=True)
 class _FftPlan:
-    """Sizes of one resampling FFT round trip: ``t`` input samples at ``up / down`` times the rate."""
+    """Sizes of the resampling FFT round trips: ``t`` input samples at ``up / down`` times the rate.
+
+    Buffer layout (``length`` columns): zeros, the left reflection (``pad``), the signal at
+    ``[overlap, overlap + t)``, the right reflection, zeros. Segment ``k`` is the ``nfft`` columns from
+    ``k * core``; of its output, the ``core`` samples after the first ``overlap`` are kept. A short
+    recording is one segment with ``overlap == pad`` (one FFT over the whole buffer, whose zeros wrap
+    round to the left reflection); a long one is cut into overlapping segments (see :func:`_fft_plan`).
+    """
 
     t: int
     up: int
     down: int
     pad: int  # input samples of reflection on each side (whole output samples)
-    nfft: int  # input-rate FFT length: a multiple of ``down``, at least t + 2 * pad
+    nfft: int  # input-rate FFT length of one segment: a multiple of ``down``
+    overlap: int  # input samples each segment reads beyond its core on each side (>= pad; whole output samples)
     t_out: int
 
     @property
     def n_out(self) -> int:
         return self.nfft * self.up // self.down
 
+    @property
+    def core(self) -> int:
+        return self.nfft - 2 * self.overlap
+
+    @property
+    def segments(self) -> int:
+        return -(-self.t // self.core)
+
+    @property
+    def length(self) -> int:
+        return self.segments * self.core + 2 * self.overlap
+
 
 def _fft_plan(t: int, fs_in: float, fs: float) -> _FftPlan:
+    """One FFT for signal and padding up to ``WHOLE_FFT_MAX`` input samples, overlapping segments above.
+
+    Per point, MKL's FFT is ~2x slower at 1M points and ~8x at 4M than at 32k-64k (one thread), so a
+    long recording goes through segments of ~64k points (or 8 overlaps, if more) that each read
+    ``SEGMENT_OVERLAP_S`` of the neighbouring signal on both sides, beyond which the filters' impulse
+    responses have died away: the output equals one whole FFT's to ~1e-6 of the signal (tested).
+    """
     ratio = Fraction(fs / fs_in).limit_denominator(1000)
     up, down = ratio.numerator, ratio.denominator
     pad = min(t - 1, round(PAD_S * fs_in)) // down * down
-    m = _fast_multiple(-(-(t + 2 * pad) // down), up, down)
-    return _FftPlan(t=t, up=up, down=down, pad=pad, nfft=down * m, t_out=-(-t * up // down))
+    t_out = -(-t * up // down)
+    if t + 2 * pad <= WHOLE_FFT_MAX:
+        nfft = down * _fast_multiple(-(-(t + 2 * pad) // down), up, down)
+        return _FftPlan(t=t, up=up, down=down, pad=pad, nfft=nfft, overlap=pad, t_out=t_out)
+    overlap = max(pad, -(-round(SEGMENT_OVERLAP_S * fs_in) // down) * down)
+    nfft = down * _fast_multiple(-(-max(SEGMENT_FFT, 8 * overlap) // down), up, down)
+    return _FftPlan(t=t, up=up, down=down, pad=pad, nfft=nfft, overlap=overlap, t_out=t_out)
 
 
 def _fast_multiple(m: int, up: int, down: int) -> int:
@@ -357,24 +426,28 @@ def _seven_smooth(n: int) -> bool:
 
 
 def _fft_buffer(channels: int, plan: _FftPlan) -> np.ndarray:
-    """The round trip's buffer; the signal goes in ``[:, :t]``. Shape: (channels, nfft) float32.
+    """The round trips' buffer; the signal goes in ``[:, overlap : overlap + t]``. Shape: (channels, length) float32.
 
-    Only the gap between the two reflections is zeroed: the rest is written before it is read.
+    Only the zeros beyond the reflections are written here: the rest is written before it is read.
     """
-    buf = np.empty((channels, plan.nfft), dtype=np.float32)
-    buf[:, plan.t + plan.pad : plan.nfft - plan.pad] = 0.0
+    buf = np.empty((channels, plan.length), dtype=np.float32)
+    buf[:, : plan.overlap - plan.pad] = 0.0
+    buf[:, plan.overlap + plan.t + plan.pad :] = 0.0
     return buf
 
 
 def _signal_buffer(
     channels: int, t: int, fs_in: float, fs: float, bandpass, notch: Sequence[float]
-) -> tuple[np.ndarray, _FftPlan | None]:
-    """Where a (channels, t) signal goes before filtering: the FFT buffer and its plan, or, when no
-    resampling or filter applies, a plain (channels, t) float32 array and no plan."""
+) -> tuple[np.ndarray, _FftPlan | None, np.ndarray]:
+    """Where a (channels, t) signal goes before filtering: the FFT buffer, its plan and the buffer's
+    (channels, t) view that takes the signal; or, when no resampling or filter applies, a plain
+    (channels, t) float32 array, no plan, and the array itself."""
     if fs_in == fs and bandpass is None and not any(f < fs / 2 for f in notch):
-        return np.empty((channels, t), dtype=np.float32), None
+        buf = np.empty((channels, t), dtype=np.float32)
+        return buf, None, buf
     plan = _fft_plan(t, fs_in, fs)
-    return _fft_buffer(channels, plan), plan
+    buf = _fft_buffer(channels, plan)
+    return buf, plan, buf[:, plan.overlap : plan.overlap + t]
 
 
 def preprocess(
@@ -400,43 +473,49 @@ def preprocess(
     Shape: (C, T_in) -> (C, ceil(T_in * fs / fs_in)) float32.
     """
     x = np.asarray(data)
-    buf, plan = _signal_buffer(*x.shape, fs_in, fs, bandpass, notch)
-    buf[:, : x.shape[1]] = x  # float32 from here on
+    buf, plan, view = _signal_buffer(*x.shape, fs_in, fs, bandpass, notch)
+    view[:] = x  # float32 from here on
     return _filter_in_buffer(buf, plan, fs, bandpass, notch) if plan else buf
 
 
 def _filter_in_buffer(
     buf: np.ndarray, plan: _FftPlan, fs: float, bandpass: tuple[float, float] | None, notch: Sequence[float]
 ) -> np.ndarray:
-    """:func:`preprocess` on a buffer from :func:`_fft_buffer` whose ``[:, :t]`` holds the signal (overwritten)."""
+    """:func:`preprocess` on a buffer from :func:`_fft_buffer` that holds the signal (overwritten)."""
     notch = tuple(float(f) for f in notch)
     bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
-    t, pad, nfft, c = plan.t, plan.pad, plan.nfft, buf.shape[0]
-    # Circular layout [signal | right reflection | zeros | left reflection]: the reflections fade
-    # to zero at their outer ends, so the wrap-around is continuous.
+    t, pad, v, nfft, c = plan.t, plan.pad, plan.overlap, plan.nfft, buf.shape[0]
     # Remove each channel's least-squares line first: the band-pass (two zeros at DC) removes a
     # line exactly, and without it an offset or a drift would ring at the edges of the padding.
-    sig = buf[:, :t]
+    sig = buf[:, v : v + t]
     sig_t = torch.from_numpy(sig)  # shares the buffer
     ramp = torch.linspace(-1.0, 1.0, t)
     basis = torch.stack([torch.ones(t), ramp])  # (2, t): offset and ramp, orthogonal, so least squares
     coef = torch.stack([sig_t.sum(1) / t, torch.mv(sig_t, ramp) / (ramp @ ramp)], dim=1)  # (C, 2)
     sig_t.addmm_(coef, basis, alpha=-1.0)  # in place, one pass (a sum and a GEMV beat a GEMM with N=2: 2x)
-    if pad:
+    if pad:  # odd reflections about the end samples, faded to zero at their outer ends: no jump anywhere
         fade = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, pad + 2, dtype=np.float32)[1:-1])  # 1 -> 0
-        buf[:, t : t + pad] = -sig[:, -2 : -pad - 2 : -1] * fade  # odd reflection about the last sample
-        buf[:, t : t + pad] += 2 * sig[:, -1:] * fade
-        buf[:, nfft - pad :] = (2 * sig[:, :1] - sig[:, pad:0:-1]) * fade[::-1]
+        buf[:, v + t : v + t + pad] = -sig[:, -2 : -pad - 2 : -1] * fade
+        buf[:, v + t : v + t + pad] += 2 * sig[:, -1:] * fade
+        buf[:, v - pad : v] = (2 * sig[:, :1] - sig[:, pad:0:-1]) * fade[::-1]
     # torch's FFT (MKL on x86 builds) is 2-3x faster than scipy's pocketfft at 19 x 30k-100k points
-    # with one thread; torch.from_numpy shares the buffer, and the result is a view of torch's output.
-    spec = torch.fft.rfft(torch.from_numpy(buf), dim=1)
-    n_out = plan.n_out
-    keep = n_out // 2 + 1
-    if keep > spec.shape[1]:  # up-sampling: zero-pad the spectrum
-        spec = torch.cat([spec, spec.new_zeros(c, keep - spec.shape[1])], dim=1)
-    spec = spec[:, :keep]
-    spec *= torch.from_numpy(_zero_phase_gain(n_out, float(fs), bandpass, notch) * np.float32(n_out / nfft))
-    out = torch.fft.irfft(spec, n_out, dim=1)[:, : plan.t_out].numpy()  # a view: the caller copies what it keeps
+    # with one thread. Channels go through in blocks whose spectrum is at most FFT_BLOCK_BYTES, so no
+    # spectrum as large as the buffer ever exists: the buffer and the output are the only full-length arrays.
+    n_out, keep = plan.n_out, plan.n_out // 2 + 1
+    v_out, core_out = v * plan.up // plan.down, plan.core * plan.up // plan.down
+    gain = torch.from_numpy(_zero_phase_gain(n_out, float(fs), bandpass, notch) * np.float32(n_out / nfft))
+    src, out = torch.from_numpy(buf), torch.empty((c, plan.segments * core_out), dtype=torch.float32)
+    rows = max(1, FFT_BLOCK_BYTES // (8 * (nfft // 2 + 1)))
+    for k in range(plan.segments):
+        for r in range(0, c, rows):
+            spec = torch.fft.rfft(src[r : r + rows, k * plan.core : k * plan.core + nfft], dim=1)
+            if keep > spec.shape[1]:  # up-sampling: zero-pad the spectrum
+                spec = torch.cat([spec, spec.new_zeros(spec.shape[0], keep - spec.shape[1])], dim=1)
+            spec = spec[:, :keep]
+            spec *= gain
+            seg = torch.fft.irfft(spec, n_out, dim=1)
+            out[r : r + rows, k * core_out : (k + 1) * core_out] = seg[:, v_out : v_out + core_out]
+    out = out[:, : plan.t_out].numpy()  # a view: the caller copies what it keeps
     if bandpass is None:  # put the line back, sampled at the output times
         times = np.arange(plan.t_out) * (plan.down / plan.up) * (2.0 / max(t - 1, 1)) - 1.0
         mean, slope = coef.numpy()[:, :1], coef.numpy()[:, 1:]
@@ -462,7 +541,7 @@ def read_eeg(
     if not path.is_file():
         raise InputError(path, "no such file")
     kind = _format(path)
-    include = _wanted_labels(check_edf_header(path, kind), channels) if kind in ("edf", "bdf") else None
+    include = _wanted_labels(check_edf_header(path, kind, channels), channels) if kind in ("edf", "bdf") else None
     raw = _open_raw(path, kind, include)
     fs_in = float(raw.info["sfreq"])
     if not FS_RANGE[0] <= fs_in <= FS_RANGE[1]:
@@ -486,11 +565,14 @@ def read_eeg(
         raise InputError(path, f"too short: {n_original} samples ({duration:.3g} s), at least {need:g} s needed")
     if max_duration_s is not None and duration > max_duration_s:
         raw.crop(tmax=max_duration_s, include_tmax=False)
-    if len(picks) * raw.n_times * 8 > MAX_BYTES:  # before any buffer is allocated
-        raise InputError(path, f"{len(picks)} channels x {raw.n_times} samples exceed the memory budget")
+    if len(picks) * raw.n_times * 4 > MAX_BYTES:  # before any buffer is allocated
+        raise InputError(
+            path,
+            f"{len(picks)} channels x {raw.n_times} samples exceed the memory budget ({MAX_BYTES / 1024**3:g} GiB)",
+        )
     # Decode straight into the resampling FFT's buffer: no copy of the recording between MNE and the filters.
-    buf, plan = _signal_buffer(len(picks), raw.n_times, fs_in, fs, bandpass, notch)
-    data = _load_uv(raw, picks, path, out=buf[:, : raw.n_times])
+    buf, plan, view = _signal_buffer(len(picks), raw.n_times, fs_in, fs, bandpass, notch)
+    data = _load_uv(raw, picks, path, out=view)
     lo, hi = data.min(axis=1), data.max(axis=1)  # NaN or inf anywhere shows in these
     nonfinite = 0
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):

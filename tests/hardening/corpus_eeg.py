@@ -72,7 +72,7 @@ def build(root: Path) -> list[Case]:
     zeros = b()
     zeros[head:] = bytes(len(zeros) - head)
     constant_fif = lambda x: np.full_like(x, 1e-5)  # noqa: E731
-    huge = _set(_set(b()[:head], 236, 8, 30000), 244, 8, 1)  # 30000 records of 1 s: ~0.6 GB on disk, 2.5 GB as float64
+    huge = _set(_set(b()[:head], 236, 8, 60000), 244, 8, 1)  # 60000 records of 1 s: ~1.2 GB on disk, 2.3 GB as float32
     (r / "dir_recording.edf").mkdir()
     return [
         Case("empty", _write(r, "empty.edf", b""), "empty", r"empty \(0 bytes\)"),
@@ -140,7 +140,7 @@ def build(root: Path) -> list[Case]:
         ),
         Case(
             "huge-declared",
-            sparse_file(r / "huge.edf", bytes(huge), head + 30000 * rec_bytes),
+            sparse_file(r / "huge.edf", bytes(huge), head + 60000 * rec_bytes),
             "huge",
             "exceeds the memory budget",
         ),

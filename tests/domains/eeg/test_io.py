@@ -268,3 +268,45 @@ def test_nonfinite_samples_repaired_and_flat_channels_found(tmp_path):
     rec = read_eeg(path, fs=128.0)
     assert rec.nonfinite_samples == 10 and np.isfinite(rec.signal).all()
     assert rec.flat_channels == (normalise_channel_name(TEN_TWENTY_OLD[5]),)
+
+
+def test_decoding_in_pieces_gives_the_same_microvolts(monkeypatch):
+    import mne
+
+    import domains.eeg.io as io
+
+    path = SAMPLES / "S001R03.edf"
+    raw = mne.io.read_raw_edf(path, preload=False, verbose="error")
+    picks = list(range(19))
+    whole = io._load_uv(raw, picks, path)
+    calls = []
+    real = type(raw).get_data
+    monkeypatch.setattr(type(raw), "get_data", lambda self, **kw: calls.append(kw) or real(self, **kw))
+    pieces = io._load_uv(raw, picks, path, chunk_bytes=8 * 19 * 1000)  # 1000 samples a piece
+    assert len(calls) == -(-raw.n_times // 1000) and calls[-1]["stop"] == raw.n_times
+    assert pieces.dtype == np.float32 and np.array_equal(pieces, whole)
+    assert np.allclose(whole, raw.get_data(picks=picks) * 1e6, rtol=1e-6)
+
+
+def test_filtering_in_channel_blocks_changes_nothing(monkeypatch):
+    import domains.eeg.io as io
+
+    path = SAMPLES / "Subject09_1.edf"
+    ref = read_eeg(path).signal.copy()
+    monkeypatch.setattr(io, "FFT_BLOCK_BYTES", 1)  # one channel at a time
+    assert np.allclose(read_eeg(path).signal, ref, rtol=0, atol=1e-4 * float(ref.std()))
+
+
+def test_memory_budget_counts_only_the_channels_that_are_read(tmp_path, monkeypatch):
+    import domains.eeg.io as io
+
+    names = TEN_TWENTY_OLD + [f"X{i}" for i in range(19)]  # 19 EEG channels and 19 the model never reads
+    path = write_edf(tmp_path / "wide.edf", oscillation(10.0, 20, 256.0, 38), names, 256.0)
+    eeg_bytes = 20 * 256 * 19 * 4  # 20 s x 256 Hz x 19 channels as float32
+    monkeypatch.setattr(io, "MAX_BYTES", int(1.5 * eeg_bytes))  # room for the 19, not for all 38
+    assert read_eeg(path).signal.shape == (19, 20 * 128)
+    with pytest.raises(InputError, match=r"wide.edf: declared size .*38 EEG signals.* exceeds the memory budget"):
+        io.check_edf_header(path, "edf")  # no channel set: every signal counts
+    monkeypatch.setattr(io, "MAX_BYTES", int(0.9 * eeg_bytes))
+    with pytest.raises(InputError, match=r"19 EEG signals.* exceeds the memory budget"):
+        read_eeg(path)

@@ -144,3 +144,39 @@ def test_fft_lengths_are_the_smallest_fast_ones_that_hold_signal_and_padding(t, 
     assert fast(m) and not any(fast(k) for k in range(-(-(t + 2 * plan.pad) // plan.down), m))
     assert plan.nfft <= 1.25 * (t + 2 * plan.pad)  # the search adds a few per cent, not a power of two
     assert not _seven_smooth(11 * 8) and _seven_smooth(2**5 * 3 * 5**3 * 7)
+
+
+@pytest.mark.parametrize(("fs_in", "seconds"), [(512.0, 300.0), (500.0, 310.0), (160.0, 700.0), (250.0, 120.0)])
+def test_long_recordings_in_overlapping_segments_equal_one_whole_fft(fs_in, seconds, monkeypatch):
+    import domains.eeg.io as io
+
+    x = _band_limited_noise(3, seconds, fs_in, lo=0.1, hi=80.0, seed=int(fs_in))
+    x += np.linspace(0.0, 50.0, x.shape[1], dtype=np.float32)  # a drift, removed by the detrend
+    whole = preprocess(x.copy(), fs_in, 128.0, BAND, NOTCH).copy()
+    assert io._fft_plan(x.shape[1], fs_in, 128.0).segments == 1
+    monkeypatch.setattr(io, "WHOLE_FFT_MAX", 1 << 12)  # everything here is "long" now
+    monkeypatch.setattr(io, "SEGMENT_FFT", 1 << 14)  # and cut into many short segments
+    plan = io._fft_plan(x.shape[1], fs_in, 128.0)
+    assert plan.segments >= 3 and plan.overlap >= round(io.SEGMENT_OVERLAP_S * fs_in)
+    seg = preprocess(x.copy(), fs_in, 128.0, BAND, NOTCH)
+    assert seg.shape == whole.shape and seg.dtype == np.float32
+    diff = np.abs(seg - whole) / whole.std()
+    edge = int(2 * 128)  # the whole FFT's zeros wrap round to the left reflection; segments' do not
+    assert diff[:, edge:-edge].max() < 1e-4 and diff.max() < 2e-3
+    joins = [k * plan.core * plan.up // plan.down for k in range(1, plan.segments)]
+    assert all(diff[:, j - 2 : j + 2].max() < 1e-4 for j in joins if edge < j < whole.shape[1] - edge)
+
+
+def test_segment_plans_cover_the_signal_with_fast_lengths(monkeypatch):
+    import domains.eeg.io as io
+
+    for t, fs_in in [(14_745_600, 512.0), (2_000_000, 500.0), (300_000, 173.61), (262_000, 256.0)]:
+        plan = io._fft_plan(t, fs_in, 128.0)
+        if t + 2 * plan.pad <= io.WHOLE_FFT_MAX:
+            assert plan.segments == 1 and plan.overlap == plan.pad
+            continue
+        assert plan.nfft % plan.down == 0 and plan.nfft % 8 == 0 and plan.n_out % 8 == 0
+        assert plan.overlap % plan.down == 0 and plan.overlap >= plan.pad and plan.core > plan.nfft // 2
+        assert plan.segments * plan.core >= t and (plan.segments - 1) * plan.core < t
+        assert plan.segments * plan.core * plan.up // plan.down >= plan.t_out
+        assert io.SEGMENT_FFT <= plan.nfft <= 1.25 * max(io.SEGMENT_FFT, 8 * plan.overlap)
