@@ -155,15 +155,29 @@ def bench_pretrain_step(domain, cfg, x: torch.Tensor) -> dict:
     }
 
 
+# Runs a command and prints the peak RSS (KiB) of its largest descendant. A fresh small launcher per
+# measurement: RUSAGE_CHILDREN only ever grows, and on Linux a child's ru_maxrss starts at the peak of the
+# process that spawned it (the spawning memory's high-water mark survives exec), so a child started
+# straight from a benchmark that had held 2 GB would report 2 GB whatever it used itself.
+PEAK_RSS = (
+    "import json, resource, subprocess, sys; "
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+    "print(json.dumps({'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-3000:], "
+    "'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
+)
+
+
 def run_child(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of a child Python process."""
-    import resource
+    """Wall seconds and peak RSS (GB) of a child Python process (``python *args``), through :data:`PEAK_RSS`."""
     import subprocess
     import sys
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     tic = time.perf_counter()
-    subprocess.run([sys.executable, *args], cwd=cwd, check=True, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, sys.executable, *args], cwd=cwd, capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - tic
-    peak_kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-    return wall, peak_kb / 1024**2
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if report["rc"] != 0:
+        raise RuntimeError(f"python {' '.join(args)[:200]} failed ({report['rc']}):\n{report['err']}")
+    return wall, report["maxrss_kb"] / 1024**2

@@ -3,7 +3,11 @@ read + preprocess + window against a bare ``mne.io.read_raw_edf(...).get_data()`
 table, writes JSON.
 
     python benchmarks/eeg.py [--out benchmarks/results/eeg.json] [--data-dir data/samples/eeg]
-                             [--long-dir ../shared/data/eeg/eegmat]
+                             [--long-dir ../shared/data/eeg/eegmat] [--long-hours 2]
+
+``--long-hours``: one synthetic recording that long (19 channels at 512 Hz, written with MNE's EDF
+exporter) is read in a fresh process by ``read_eeg`` and by the bare MNE read: seconds and peak RSS over
+the process's RSS after its imports.
 """
 
 from __future__ import annotations
@@ -78,6 +82,48 @@ def bench_reader(paths: list[Path], cfg, rounds: int = 40, threads: int | None =
     }
 
 
+LONG_CHILD = """
+import json, re, sys, time
+import mne, torch
+from domains.eeg.io import read_eeg
+torch.set_num_threads(1)
+mne.io.read_raw_edf(sys.argv[2], preload=False, verbose="error").get_data(start=0, stop=10)  # MNE's lazy imports
+def peak_gb():  # VmHWM: this process's peak RSS (ru_maxrss would include the parent's, from before exec)
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024**2
+open("/proc/self/clear_refs", "w").write("5")  # Linux: reset the peak to the RSS now
+base, tic = peak_gb(), time.perf_counter()
+if sys.argv[1] == "ours":
+    read_eeg(sys.argv[2])
+else:
+    mne.io.read_raw_edf(sys.argv[2], preload=False, verbose="error").get_data()
+print(json.dumps({"s": time.perf_counter() - tic, "peak_rss_over_imports_gb": peak_gb() - base}))
+"""
+
+
+def bench_long_recording(hours: float, fs: float = 512.0, channels: int = 19) -> dict:
+    """Seconds and peak memory of reading one long recording, ours against the bare MNE read (fresh processes)."""
+    import json
+    import subprocess
+
+    import numpy as np
+
+    n = int(hours * 3600 * fs)
+    rng = np.random.default_rng(0)
+    names = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4", "O1", "O2", "Fz",
+             "Cz", "Pz"][:channels]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.edf"
+        raw = mne.io.RawArray(rng.normal(0.0, 20e-6, (channels, n)), mne.create_info(names, fs, "eeg"), verbose="error")
+        mne.export.export_raw(path, raw, fmt="edf", verbose="error")
+        del raw
+        out = {"hours": hours, "fs": fs, "channels": channels, "file_mb": path.stat().st_size / 1024**2}
+        for who in ("bare", "ours"):
+            done = subprocess.run([sys.executable, "-c", LONG_CHILD, who, str(path)], cwd=ROOT, check=True,
+                                  capture_output=True, text=True)  # fmt: skip
+            out[who] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=ROOT / "domains/eeg/configs/tiny.yaml")
@@ -87,6 +133,7 @@ def main(argv=None) -> int:
         type=Path,
         help="a second folder timed the same way, e.g. ../shared/data/eeg/eegmat (20 x 182 s at 500 Hz)",
     )
+    p.add_argument("--long-hours", type=float, default=2.0, help="hours of the synthetic long recording (0: skip)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--pretrain-steps", type=int, default=30, help="steps of the default run measured for RSS")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/eeg.json")
@@ -102,6 +149,8 @@ def main(argv=None) -> int:
     if args.long_dir:
         long_paths = [q for q in find_recordings(args.long_dir) if q.suffix.lower() == ".edf"]
         reader["long"] = bench_reader(long_paths, cfg, rounds=10) | {"data_dir": str(args.long_dir)}
+    if args.long_hours > 0:
+        reader["long_recording"] = bench_long_recording(args.long_hours)
     with tempfile.TemporaryDirectory() as tmp:
         wall, rss = run_child(
             ["domains/eeg/pretrain.py", "--config", str(args.config), "--out", str(Path(tmp) / "run"),
@@ -133,6 +182,10 @@ def main(argv=None) -> int:
             *([("  same, --long-dir", f"{reader['long']['ours_over_bare_time']:.2f}x time",
                 f"{reader['long']['files']} files, {reader['long']['windows']} windows, 1 thread")]
               if "long" in reader else []),
+            *([("  one long recording", f"{lr['ours']['s']:.1f} s vs {lr['bare']['s']:.1f} s",
+                f"{lr['hours']:g} h, {lr['channels']} ch at {lr['fs']:g} Hz; peak RSS over imports "
+                f"{lr['ours']['peak_rss_over_imports_gb']:.2f} vs {lr['bare']['peak_rss_over_imports_gb']:.2f} GB")]
+              if (lr := reader.get("long_recording")) else []),
             ("default pretrain peak RSS", f"{rss:.2f} GB", f"{args.pretrain_steps} steps"),
         ]
     )  # fmt: skip

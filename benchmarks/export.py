@@ -23,19 +23,11 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from benchmarks.common import machine, write_json
+from benchmarks.common import PEAK_RSS, machine, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 SAMPLE_INPUTS = {"ecg": ["ecg"], "eeg": ["eeg"], "sar": ["sar/mstar/test", "sar/opensarship"], "lidar": ["lidar"]}
-# Runs a command and prints the peak RSS (KiB) of its largest descendant: a fresh process per measurement,
-# since RUSAGE_CHILDREN only ever grows.
-PEAK_RSS = (
-    "import json, resource, subprocess, sys; "
-    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-    "print(json.dumps({'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-3000:], "
-    "'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
-)
 SHARD_LINE = re.compile(r"^(\d+) rows from \d+ records in ([\d.]+) s", re.MULTILINE)
 
 

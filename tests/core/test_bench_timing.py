@@ -1,3 +1,7 @@
+from pathlib import Path
+
+import pytest
+
 from benchmarks.common import paired_median_times
 
 
@@ -22,3 +26,19 @@ def test_reader_vs_bare_times_both_over_the_same_files_in_turn():
     assert r["ours_over_bare_time"] > 0 and {"bare_lib_files_per_s", "ours_files_per_s"} <= set(r)
     tiny = reader_vs_bare(["a"], lambda p: None, lambda p: None, unit="files", bare_name="lib", rounds=1)
     assert tiny["passes_per_call"] > 1  # a call too short for the clock is repeated
+
+
+def test_child_peak_rss_is_the_childs_not_the_parents():
+    import numpy as np
+
+    from benchmarks.common import run_child
+
+    big = np.ones(96 * 1024**2 // 8 * 8)  # 768 MB held by this process: its peak RSS is at least that
+    big[::4096] += 1.0  # touched, so resident
+    _, small = run_child(["-c", "import sys"], Path.cwd())
+    _, grown = run_child(["-c", "import numpy as np; a = np.ones(64 * 1024**2); a[::512] += 1"], Path.cwd())  # 512 MB
+    del big
+    assert small < 0.2, f"a bare interpreter reported {small:.2f} GB: the parent's peak leaked into the child's"
+    assert 0.5 < grown < 0.75
+    with pytest.raises(RuntimeError, match="failed"):
+        run_child(["-c", "raise SystemExit(3)"], Path.cwd())
