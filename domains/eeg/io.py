@@ -271,8 +271,8 @@ def _load_uv(
     a 16-bit EDF or 24-bit BDF sample at any realistic gain), which halves every later pass over the
     samples. A value beyond float32's range becomes inf here and is repaired like any non-finite sample.
     MNE decodes ``chunk_bytes`` of float64 at a time, so a long recording never exists in float64 whole:
-    the float32 result is the only full-length copy (a 3 GB float64 detour for an 8 h, 19-channel
-    recording at 512 Hz).
+    the float32 result is the only full-length copy (it was a 2.2 GB float64 detour for an 8 h,
+    19-channel recording at 512 Hz).
     """
     n = raw.n_times
     data = np.empty((len(picks), n), dtype=np.float32) if out is None else out
@@ -391,7 +391,8 @@ def _fft_plan(t: int, fs_in: float, fs: float) -> _FftPlan:
     Per point, MKL's FFT is ~2x slower at 1M points and ~8x at 4M than at 32k-64k (one thread), so a
     long recording goes through segments of ~64k points (or 8 overlaps, if more) that each read
     ``SEGMENT_OVERLAP_S`` of the neighbouring signal on both sides, beyond which the filters' impulse
-    responses have died away: the output equals one whole FFT's to ~1e-6 of the signal (tested).
+    responses have died away: the output equals one whole FFT's to 1e-5 of the signal's RMS inside the
+    recording and 2e-3 in its first and last 2 s, where the whole FFT's wrap-around differs (tested).
     """
     ratio = Fraction(fs / fs_in).limit_denominator(1000)
     up, down = ratio.numerator, ratio.denominator
@@ -457,7 +458,8 @@ def preprocess(
     bandpass: tuple[float, float] | None,
     notch: Sequence[float],
 ) -> np.ndarray:
-    """Resample to ``fs`` and apply the zero-phase band-pass and notches, in one FFT round trip.
+    """Resample to ``fs`` and apply the zero-phase band-pass and notches, in one FFT round trip
+    (in overlapping segments for recordings over ``WHOLE_FFT_MAX`` samples, see :func:`_fft_plan`).
 
     The filters are the 4th-order Butterworth band-pass and the Q=30 notches of the model card;
     their squared magnitude is applied in the frequency domain, which is what ``sosfiltfilt``
