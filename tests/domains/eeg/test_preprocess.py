@@ -146,19 +146,22 @@ def test_fft_lengths_are_the_smallest_fast_ones_that_hold_signal_and_padding(t, 
     assert not _seven_smooth(11 * 8) and _seven_smooth(2**5 * 3 * 5**3 * 7)
 
 
-@pytest.mark.parametrize(("fs_in", "seconds"), [(512.0, 300.0), (500.0, 310.0), (160.0, 700.0), (250.0, 120.0)])
-def test_long_recordings_in_overlapping_segments_equal_one_whole_fft(fs_in, seconds, monkeypatch):
+@pytest.mark.parametrize(
+    ("fs_in", "seconds", "band"),
+    [(512.0, 300.0, BAND), (500.0, 310.0, BAND), (160.0, 700.0, BAND), (250.0, 120.0, BAND), (500.0, 200.0, None)],
+)
+def test_long_recordings_in_overlapping_segments_equal_one_whole_fft(fs_in, seconds, band, monkeypatch):
     import domains.eeg.io as io
 
     x = _band_limited_noise(3, seconds, fs_in, lo=0.1, hi=80.0, seed=int(fs_in))
     x += np.linspace(0.0, 50.0, x.shape[1], dtype=np.float32)  # a drift, removed by the detrend
-    whole = preprocess(x.copy(), fs_in, 128.0, BAND, NOTCH).copy()
+    whole = preprocess(x.copy(), fs_in, 128.0, band, NOTCH).copy()  # band None: resampling, notch, line kept
     assert io._fft_plan(x.shape[1], fs_in, 128.0).segments == 1
     monkeypatch.setattr(io, "WHOLE_FFT_MAX", 1 << 12)  # everything here is "long" now
     monkeypatch.setattr(io, "SEGMENT_FFT", 1 << 14)  # and cut into many short segments
     plan = io._fft_plan(x.shape[1], fs_in, 128.0)
     assert plan.segments >= 3 and plan.overlap >= round(io.SEGMENT_OVERLAP_S * fs_in)
-    seg = preprocess(x.copy(), fs_in, 128.0, BAND, NOTCH)
+    seg = preprocess(x.copy(), fs_in, 128.0, band, NOTCH)
     assert seg.shape == whole.shape and seg.dtype == np.float32
     diff = np.abs(seg - whole) / whole.std()
     edge = int(2 * 128)  # the whole FFT's zeros wrap round to the left reflection; segments' do not
