@@ -18,3 +18,12 @@ def test_bench_reader_counts_windows_and_restores_torch_threads():
     assert r["files"] == 1 and r["windows"] == 15 and r["rounds"] == 2 and r["torch_threads"] == 1  # 60 s / 4 s
     assert r["ours_over_bare_time"] > 0 and r["bare_mne_windows_per_s"] > 0 and r["ours_windows_per_s"] > 0
     assert torch.get_num_threads() == before
+
+
+def test_bench_long_recording_reports_both_reads_from_fresh_processes():
+    from benchmarks.eeg import bench_long_recording
+
+    r = bench_long_recording(0.01, fs=256.0, channels=4)  # 36 s of 4 channels: what it reports, not how fast
+    assert (r["hours"], r["fs"], r["channels"]) == (0.01, 256.0, 4) and r["file_mb"] > 0
+    for who in ("bare", "ours"):
+        assert r[who]["s"] > 0 and 0 <= r[who]["peak_rss_over_imports_gb"] < 1.0
