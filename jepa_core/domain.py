@@ -52,7 +52,8 @@ class Domain(ABC):
 
     @abstractmethod
     def iter_windows(self, source: Any, cfg: DictConfig) -> Iterator[dict]:
-        """Export/inference windows from files: dicts with ``x``, ``record_id``, ``start``, ``start_s``, ``rate``.
+        """Export/inference windows from files: dicts with ``x``, ``record_id``, ``source`` (the file's path: ids
+        need not be unique across folders), ``start``, ``start_s``, ``rate``.
 
         Unreadable inputs yield ``{"record_id": ..., "error": message}`` instead of raising, so that
         batch jobs can report them and go on.

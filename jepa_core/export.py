@@ -56,6 +56,7 @@ def export_schema(dim: int, meta: dict[str, str]) -> pa.Schema:
     return pa.schema(
         [
             ("record_id", pa.string()),
+            ("source", pa.string()),  # the file the window came from: record ids need not be unique across folders
             ("window_index", pa.int32()),  # per record, 0-based, in time order
             ("start_sample", pa.int64()),  # at ``sampling_rate``, i.e. after the domain's resampling
             ("start_s", pa.float64()),
@@ -90,7 +91,8 @@ def export_metadata(pretrained: Pretrained, dim: int, stride_s: float | None) ->
 class _Tally:
     """Counts records and numbers windows per record, using O(1) memory per record.
 
-    A domain yields a record's windows contiguously, so a change of ``record_id`` starts a new record.
+    A domain yields a record's windows contiguously, so a change of source file (of ``record_id`` where a
+    domain names no source) starts a new record: two files with one name in two folders are two records.
     """
 
     def __init__(self, summary: ExportSummary, on_skip: SkipHook | None) -> None:
@@ -98,9 +100,9 @@ class _Tally:
         self.current: str | None = None
         self.index = 0
 
-    def window(self, record_id: str) -> int:
-        if record_id != self.current:
-            self.current, self.index = record_id, 0
+    def window(self, key: str) -> int:
+        if key != self.current:
+            self.current, self.index = key, 0
             self.summary.records_ok += 1
         else:
             self.index += 1
@@ -119,7 +121,8 @@ def _batches(items: Iterable[dict], batch_size: int, tally: _Tally) -> Iterator[
         if "error" in item:
             tally.skip(str(item["record_id"]), str(item["error"]))
             continue
-        item["window_index"] = tally.window(str(item["record_id"]))
+        item.setdefault("source", str(item["record_id"]))
+        item["window_index"] = tally.window(str(item["source"]))
         batch.append(item)
         if len(batch) == batch_size:
             yield batch
@@ -149,7 +152,8 @@ class _ParquetSink:
 
     def add(self, batch: list[dict], emb: np.ndarray) -> None:
         # Keep only the metadata: the window tensors can be freed as soon as they are encoded.
-        self.rows += [{k: item[k] for k in ("record_id", "window_index", "start", "start_s", "rate")} for item in batch]
+        keys = ("record_id", "source", "window_index", "start", "start_s", "rate")
+        self.rows += [{k: item[k] for k in keys} for item in batch]
         self.embeddings.append(emb)
         self.buffered += len(batch)
         while self.buffered >= self.row_group_size:
@@ -170,6 +174,7 @@ class _ParquetSink:
         n, dim = emb.shape
         columns: dict[str, Any] = {
             "record_id": pa.array([str(r["record_id"]) for r in rows], pa.string()),
+            "source": pa.array([str(r["source"]) for r in rows], pa.string()),
             "window_index": pa.array([r["window_index"] for r in rows], pa.int32()),
             "start_sample": pa.array([int(r["start"]) for r in rows], pa.int64()),
             "start_s": pa.array([float(r["start_s"]) for r in rows], pa.float64()),

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 DEFAULT_PART_SIZE = 256
 
 EPILOG = """\
-Columns: record_id, window_index, start_sample, start_s, sampling_rate, embedding
-(fixed_size_list<float32>[D]), checkpoint_sha256. The schema metadata names the domain, pooling,
+Columns: record_id, source (the file's path), window_index, start_sample, start_s, sampling_rate,
+embedding (fixed_size_list<float32>[D]), checkpoint_sha256. The schema metadata names the domain, pooling,
 encoder, model and jepa-suite version.
 
 --output x.parquet: one file, written under a temporary name and renamed when complete; an existing

@@ -75,6 +75,8 @@ def map_figure(a: SarAnalysis) -> go.Figure:
 
 def show(a: SarAnalysis) -> None:
     st.subheader("Top-3 classes (MSTAR SOC probe)")
+    for warning in a.warnings:
+        st.warning(warning)
     st.dataframe(
         [{"class": c, "name": CLASS_NAMES.get(c, c), "probability": round(p, 3)} for c, p in a.top(3)],
         hide_index=True,

@@ -103,7 +103,14 @@ class EcgDomain(Domain):
                 yield {"record_id": path.name, "error": str(err)}
                 continue
             for start, x in cut_windows(signal, win, stride):
-                yield {"x": x, "record_id": rec.record_id, "start": start, "start_s": start / d.fs, "rate": d.fs}
+                yield {
+                    "x": x,
+                    "record_id": rec.record_id,
+                    "source": str(path),
+                    "start": start,
+                    "start_s": start / d.fs,
+                    "rate": d.fs,
+                }
 
 
 def _records_or_errors(source: Any) -> Iterator[Path | dict]:

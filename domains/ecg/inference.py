@@ -45,6 +45,11 @@ RHYTHM_NOTE = (
     "The rhythm probe was trained on 30-60 s single-lead AliveCor recordings (PhysioNet/CinC 2017, "
     "lead-I-like); on other leads, devices or much longer records its output is indicative only."
 )
+BEAT_LEAD_NOTE = (
+    "The beat probe was trained on MIT-BIH records that all hold lead II (MLII) and a chest lead; this record "
+    "has no lead II (leads: {leads}), so its beat classes are indicative only."
+)
+DETECTED_RATE_BPM = (30.0, 240.0)  # detected beats outside this many per minute: the detector likely failed
 BUILDER = "python domains/ecg/build_app_assets.py"
 MAX_DURATION_S = 35 * 60.0  # longer records are cut: the first 35 min hold a whole MIT-BIH record
 
@@ -174,6 +179,28 @@ def record_beats(path: Path, record: EcgRecord, notes: list[str]) -> tuple[np.nd
     return beats, None, "detected"
 
 
+def beat_notes(record: EcgRecord, beats: np.ndarray, source: str) -> list[str]:
+    """What the app should say about the beats it classifies: a record without lead II (the beat probe's
+    training records all have it), and detected beats at an implausible rate (missed or doubled R peaks)."""
+    notes = []
+    if "II" not in record.leads:
+        notes.append(BEAT_LEAD_NOTE.format(leads=", ".join(record.leads)))
+    minutes = record.signal.shape[1] / record.fs / 60.0
+    if source == "detected" and minutes > 0:
+        rate = len(beats) / minutes
+        seen = f"{len(beats)} beats were detected in {minutes * 60:.0f} s ({rate:.0f} per minute)"
+        if rate < DETECTED_RATE_BPM[0]:
+            notes.append(
+                f"Only {seen}: the R-peak detector probably missed beats (noise, low amplitude or an unusual QRS); "
+                "the beat classes cover only the detected beats."
+            )
+        elif rate > DETECTED_RATE_BPM[1]:
+            notes.append(
+                f"{seen}: the R-peak detector probably counted noise as beats; treat the beat classes with caution."
+            )
+    return notes
+
+
 class EcgAnalyser:
     """Loads an ECG model directory once; ``analyse`` one record at a time."""
 
@@ -211,6 +238,7 @@ class EcgAnalyser:
         if truncated:
             notes.append(f"Only the first {self.max_duration_s / 60:g} min of the record were analysed.")
         beats, annotated, source = record_beats(path, record, notes)
+        notes += beat_notes(record, beats, source)
         window, patch = window_samples(data), data.patch
         beat_emb = beat_embeddings(self.pre.encoder, slots, beats, window=window, patch=patch)  # (B, 2D)
         window_emb = window_embeddings(self.pre.encoder, slots, window=window, stride=window // 2)  # (W, D)

@@ -133,7 +133,14 @@ class EegDomain(Domain):
                 signal, _ = model_slots(rec, d)
                 for start in window_starts(signal.shape[1], win, stride):
                     x = to_video(signal[:, start : start + win], frame, slots)
-                    yield {"x": x, "record_id": rec.record_id, "start": start, "start_s": start / d.fs, "rate": d.fs}
+                    yield {
+                        "x": x,
+                        "record_id": rec.record_id,
+                        "source": str(path),
+                        "start": start,
+                        "start_s": start / d.fs,
+                        "rate": d.fs,
+                    }
 
 
 DOMAIN = EegDomain()

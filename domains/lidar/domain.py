@@ -125,7 +125,14 @@ class LidarDomain(Domain):
                 except InputError as err:
                     yield {"record_id": path.stem, "error": str(err)}
                     continue
-                yield {"x": x, "record_id": path.stem, "start": 0, "start_s": 0.0, "rate": SCAN_RATE_HZ}
+                yield {
+                    "x": x,
+                    "record_id": path.stem,
+                    "source": str(path),
+                    "start": 0,
+                    "start_s": 0.0,
+                    "rate": SCAN_RATE_HZ,
+                }
 
 
 DOMAIN = LidarDomain()

@@ -105,6 +105,7 @@ class SarDomain(Domain):
             yield {
                 "x": torch.from_numpy(chip.x),
                 "record_id": sample_id(Path(path)),
+                "source": str(path),
                 "start": 0,
                 "start_s": 0.0,
                 "rate": 1.0,

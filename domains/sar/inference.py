@@ -7,7 +7,7 @@ A SAR model directory holds ``encoder.safetensors`` + ``model_card.json`` (as wr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from domains.sar.preprocess import Chip, prepare_chip
 from domains.sar.targets import GradientTargets
 from jepa_core.errors import InputError
 from jepa_core.eval.probes import SavedLinearProbe
+from jepa_core.eval.references import Novelty
 from jepa_core.pretrained import load_pretrained
 
 TASK = "mstar-soc"
@@ -35,6 +36,7 @@ CLASS_NAMES = {
     "ZIL131": "ZIL-131 truck",
     "ZSU_23_4": "ZSU-23-4 anti-aircraft gun",
 }
+FLAT_FRACTION = 0.5  # a chip with more of its pixels at the dB floor than this is featureless
 
 
 @dataclass
@@ -49,6 +51,8 @@ class SarAnalysis:
     map_xy: np.ndarray  # (2,) the chip on the reference map
     ref_xy: np.ndarray  # (R, 2)
     ref_label: np.ndarray  # (R,)
+    nearest_ref: float = 0.0  # distance of the embedding to the nearest reference chip
+    warnings: list[str] = field(default_factory=list)  # reasons to distrust the classes (shown above them)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(-self.proba)[:k]
@@ -94,6 +98,7 @@ class SarAnalyser:
             raise InputError(self.model_dir, "probe, references and encoder disagree on the embedding size")
         self.map_mean, self.map_axes = pca_2d(self.ref_emb)
         self.ref_xy = (self.ref_emb - self.map_mean) @ self.map_axes.T
+        self.novelty = Novelty.fit(self.ref_emb)
 
     def analyse(self, path: str | Path, *, band: str | None = None, scale: str | None = None) -> SarAnalysis:
         d = self.pre.cfg.data
@@ -110,6 +115,7 @@ class SarAnalyser:
         with torch.no_grad():
             gradients = self.targets.maps(x)[0].numpy()
         (emb,), (features,) = chip_embeddings(self.pre.encoder, x, pool=("mean", self.probe_pool))
+        nearest = float(self.novelty.nearest(emb[None])[0])
         return SarAnalysis(
             image=image,
             chip=chip,
@@ -121,4 +127,24 @@ class SarAnalyser:
             map_xy=(emb - self.map_mean) @ self.map_axes.T,
             ref_xy=self.ref_xy,
             ref_label=self.ref_label,
+            nearest_ref=nearest,
+            warnings=self._warnings(chip, nearest, d.floor_db),
         )
+
+    def _warnings(self, chip: Chip, nearest: float, floor_db: float) -> list[str]:
+        """Why the probe's classes may mean nothing for this chip: the probe always names an MSTAR vehicle."""
+        out = []
+        at_floor = float((chip.db <= -floor_db + 1e-3).mean())
+        if at_floor > FLAT_FRACTION:
+            out.append(
+                f"{int(at_floor * 100)}% of the chip's pixels are at the -{floor_db:g} dB floor: it is nearly featureless "
+                "(a dark or blank image, or not SAR intensity), so the classes below do not describe a target."
+            )
+        if nearest > self.novelty.threshold:
+            out.append(
+                f"The chip's embedding is far from every labelled MSTAR reference (distance {nearest:.2f}; "
+                f"{self.novelty.quantile:.0%} of the references lie within {self.novelty.threshold:.2f} of another): "
+                "it is unlike the vehicle chips the probe was fitted on (another sensor, scene or kind of object), "
+                "yet the probe always names one of its 10 vehicles. Treat the classes as unreliable."
+            )
+        return out

@@ -74,6 +74,47 @@ def load_reference(path: Path, *, builder: str = "the domain's build_app_assets.
     return ref
 
 
+@dataclass(frozen=True)
+class Novelty:
+    """How far a new embedding may lie from its nearest labelled reference and still look like one of them.
+
+    ``threshold`` is the ``quantile`` of the references' own leave-one-out nearest-neighbour distances
+    (Euclidean): a point beyond it is farther from every reference than all but ``1 - quantile`` of the
+    references are from each other, a sign that the input is unlike what the probe was fitted on.
+    """
+
+    emb: np.ndarray  # (N, D) float32
+    threshold: float
+    quantile: float
+
+    @classmethod
+    def fit(cls, emb: np.ndarray, quantile: float = 0.99, max_queries: int = 2000, seed: int = 0) -> Novelty:
+        """From reference embeddings (N, D), N >= 2; at most ``max_queries`` of them are queried."""
+        emb = np.asarray(emb, dtype=np.float32)
+        if len(emb) < 2:
+            raise ValueError(f"need at least 2 reference embeddings, got {len(emb)}")
+        rows = np.arange(len(emb))
+        if len(rows) > max_queries:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, max_queries, replace=False))
+        d = _distances(emb[rows], emb)
+        d[np.arange(len(rows)), rows] = np.inf  # leave each query out
+        return cls(emb=emb, threshold=float(np.quantile(d.min(axis=1), quantile)), quantile=quantile)
+
+    def nearest(self, points: np.ndarray) -> np.ndarray:
+        """Distance of each point to its nearest reference. Shape: (M, D) -> (M,)."""
+        return _distances(np.atleast_2d(np.asarray(points, dtype=np.float32)), self.emb).min(axis=1)
+
+    def is_novel(self, points: np.ndarray) -> np.ndarray:
+        """Shape: (M, D) -> (M,) bool."""
+        return self.nearest(points) > self.threshold
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances. Shape: (M, D), (N, D) -> (M, N) float32."""
+    sq = (a * a).sum(1)[:, None] - 2.0 * (a @ b.T) + (b * b).sum(1)[None, :]
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
 def reorder_proba(proba: np.ndarray, have: list[str], want: tuple[str, ...]) -> np.ndarray:
     """Columns from a probe's class order into ``want``; classes the probe never saw get 0."""
     out = np.zeros((len(proba), len(want)))

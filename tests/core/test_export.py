@@ -144,6 +144,23 @@ def test_broken_records_named_in_summary(exported: tuple[ExportSummary, pa.Table
     assert "nosignal.mat" in skipped["nosignal"] and "not found" in skipped["nosignal"]
 
 
+def test_same_record_name_in_two_folders(pretrained: Pretrained, tmp_path: Path) -> None:
+    """Two folders with a record of one name (KITTI's training/ and testing/ scans, say): two records, told
+    apart by ``source``, each numbering its windows from 0, not one record with twice the windows."""
+    for part in ("training", "testing"):
+        (tmp_path / part).mkdir()
+        for ext in (".hea", ".mat"):
+            shutil.copy(SAMPLE_DIR / f"A00139{ext}", tmp_path / part / f"A00139{ext}")
+    out = tmp_path / "emb.parquet"
+    summary = export_embeddings(pretrained, [tmp_path / "training", tmp_path / "testing"], out, progress=False)
+    table = pq.read_table(out)
+    assert table.column("record_id").to_pylist() == ["A00139", "A00139"]
+    assert table.column("window_index").to_pylist() == [0, 0]
+    sources = table.column("source").to_pylist()
+    assert [Path(s).parent.name for s in sources] == ["training", "testing"]
+    assert all(Path(s).name.startswith("A00139") for s in sources) and summary.records_ok == 2
+
+
 def test_row_groups_stream(exported: tuple[ExportSummary, pa.Table]) -> None:
     summary, table = exported
     meta = pq.ParquetFile(summary.output).metadata

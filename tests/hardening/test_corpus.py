@@ -104,6 +104,7 @@ def test_export_read_path_reports_every_bad_file(corpus):
         if errors:
             raise InputError(case.path, " / ".join(errors))  # already names the file; re-raised to share _check
         assert items, "no window and no error"
+        assert all(Path(item["source"]).name.startswith(case.path.stem) for item in items), "windows without the file"
         return np.stack([np.asarray(item["x"]) for item in items])
 
     problems = [_check(c, c.expect_export, lambda c=c: windows(c), "export") for c in cases]

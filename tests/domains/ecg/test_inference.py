@@ -11,7 +11,8 @@ import pytest
 import wfdb
 
 from domains.ecg.embed import beat_embed_dim
-from domains.ecg.inference import BEAT_TASK, RHYTHM_TASK, EcgAnalyser, uploaded_record
+from domains.ecg.inference import BEAT_LEAD_NOTE, BEAT_TASK, RHYTHM_TASK, EcgAnalyser, beat_notes, uploaded_record
+from domains.ecg.io import EcgRecord
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
 from jepa_core.eval.references import stratified_subsample
@@ -92,8 +93,36 @@ def test_record_without_atr_gets_detected_beats_near_the_annotated_ones(analyser
 
 def test_cinc_record_is_analysed_without_annotations(analyser: EcgAnalyser):
     a = analyser.analyse(SAMPLE_DIR / "A00002")
-    assert a.beat_source == "detected" and a.record.leads == ("I",) and not a.notes
+    assert a.beat_source == "detected" and a.record.leads == ("I",)
+    assert a.notes == [BEAT_LEAD_NOTE.format(leads="I")]  # the beat probe saw lead II only; the rate is plausible
     assert 15 < len(a.beats) < 80  # 30 s of sinus rhythm
+
+
+def _record(seconds: float, leads: tuple[str, ...] = ("II", "V1"), fs: float = 250.0) -> EcgRecord:
+    signal = np.zeros((len(leads), int(seconds * fs)), dtype=np.float32)
+    return EcgRecord(record_id="r", path=Path("r"), signal=signal, fs=fs, leads=leads, units=("mV",) * len(leads),
+                     fs_original=fs, n_samples_original=signal.shape[1])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("n_beats", "source", "expect"),
+    [
+        (70, "detected", None),  # 70 per minute
+        (10, "detected", "Only 10 beats were detected in 60 s (10 per minute): the R-peak detector probably missed"),
+        (300, "detected", "300 beats were detected in 60 s (300 per minute): the R-peak detector probably counted"),
+        (10, "annotations", None),  # an annotator's beats are what they are
+    ],
+)
+def test_beat_notes_flag_an_implausible_detected_rate(n_beats: int, source: str, expect: str | None):
+    notes = beat_notes(_record(60.0), np.arange(n_beats) * 10, source)
+    assert notes == [] if expect is None else len(notes) == 1 and notes[0].startswith(expect)
+
+
+def test_beat_notes_flag_a_record_without_lead_ii():
+    assert beat_notes(_record(60.0, leads=("V5", "V2")), np.arange(70) * 200, "detected") == [
+        BEAT_LEAD_NOTE.format(leads="V5, V2")
+    ]
+    assert beat_notes(_record(60.0, leads=("II",)), np.arange(70) * 200, "detected") == []
 
 
 @pytest.mark.parametrize(

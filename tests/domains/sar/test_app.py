@@ -50,6 +50,18 @@ def test_page_reads_a_two_band_geotiff_band_by_index_and_reports_a_bad_band():
     assert at.error and "no band named 'HH'" in at.error[0].value
 
 
+def test_page_warns_when_the_classes_mean_nothing(monkeypatch: pytest.MonkeyPatch):
+    """With the bundled model: an MSTAR chip gets its classes plainly, a Sentinel-1 ship patch a warning above them."""
+    monkeypatch.setenv("JEPA_SAR_MODEL", str(REPO / "models" / "sar-tiny"))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    _no_failures(at)
+    assert "mstar" in at.selectbox(key="sar_chip").value and not at.warning
+    ship = next(o for o in at.selectbox(key="sar_chip").options if "opensarship" in o)
+    at.selectbox(key="sar_chip").set_value(ship).run()
+    _no_failures(at)
+    assert len(at.warning) == 1 and "far from every labelled MSTAR reference" in at.warning[0].value
+
+
 def test_page_reports_a_model_that_cannot_be_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("JEPA_SAR_MODEL", str(tmp_path))
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()

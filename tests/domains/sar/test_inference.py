@@ -55,3 +55,23 @@ def test_legacy_probe_without_pool_is_mean_and_a_mismatch_is_refused(sar_test_mo
     probe_path.write_text(json.dumps(probe))
     with pytest.raises(InputError, match="unknown pool 'max'"):
         SarAnalyser(model)
+
+
+def test_bundled_model_warns_on_ships_and_blank_images_not_on_mstar_chips(tmp_path: Path):
+    """The probe always names an MSTAR vehicle: the analyser says when that means nothing."""
+    from PIL import Image
+
+    analyser = SarAnalyser(Path(__file__).resolve().parents[3] / "models" / "sar-tiny")
+    for chip in sorted((SAMPLES / "mstar" / "test").rglob("*.jpeg"))[:4]:
+        assert analyser.analyse(chip).warnings == [], chip
+    for ship in sorted((SAMPLES / "opensarship").glob("*.tif")):  # Sentinel-1 ship patches: another sensor and object
+        got = analyser.analyse(ship)
+        assert got.nearest_ref > analyser.novelty.threshold
+        assert [w.split(" (")[0] for w in got.warnings] == [
+            "The chip's embedding is far from every labelled MSTAR reference"
+        ]
+    blank = np.zeros((64, 64), dtype=np.uint8)
+    blank[30:34, 30:34] = 200  # a black figure with one bright spot
+    Image.fromarray(blank).save(tmp_path / "blank.png")
+    warnings = analyser.analyse(tmp_path / "blank.png").warnings
+    assert warnings[0].startswith("99% of the chip's pixels are at the -30 dB floor") and len(warnings) == 2
