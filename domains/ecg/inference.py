@@ -28,7 +28,14 @@ from domains.ecg.embed import beat_embed_dim, beat_embeddings, window_embeddings
 from domains.ecg.io import EcgRecord, read_record, robust_standardise, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError
-from jepa_core.eval.references import EmbeddingMap, ReferenceMaps, load_probe, load_reference, reorder_proba
+from jepa_core.eval.references import (
+    EmbeddingMap,
+    Novelty,
+    ReferenceMaps,
+    load_probe,
+    load_reference,
+    reorder_proba,
+)
 from jepa_core.pretrained import Pretrained, load_pretrained
 
 BEAT_TASK, RHYTHM_TASK = "mitdb-aami", "cinc2017"
@@ -49,6 +56,7 @@ BEAT_LEAD_NOTE = (
     "The beat probe was trained on MIT-BIH records that all hold lead II (MLII) and a chest lead; this record "
     "has no lead II (leads: {leads}), so its beat classes are indicative only."
 )
+NOVEL_BEATS_FRACTION = 0.5  # more of a record's beats than this far from every reference beat: say so
 DETECTED_RATE_BPM = (30.0, 240.0)  # detected beats outside this many per minute: the detector likely failed
 BUILDER = "python domains/ecg/build_app_assets.py"
 MAX_DURATION_S = 35 * 60.0  # longer records are cut: the first 35 min hold a whole MIT-BIH record
@@ -214,6 +222,7 @@ class EcgAnalyser:
         self.max_duration_s = max_duration_s
         self._check_dims()
         self._maps = ReferenceMaps(self.references)
+        self.novelty = {t: Novelty.fit(ref.emb) for t, ref in self.references.items()}
 
     @property
     def card(self) -> dict:
@@ -239,11 +248,13 @@ class EcgAnalyser:
             notes.append(f"Only the first {self.max_duration_s / 60:g} min of the record were analysed.")
         beats, annotated, source = record_beats(path, record, notes)
         notes += beat_notes(record, beats, source)
+        lead_ii = "II" in record.leads  # without it the beat classes were already called indicative
         window, patch = window_samples(data), data.patch
         beat_emb = beat_embeddings(self.pre.encoder, slots, beats, window=window, patch=patch)  # (B, 2D)
         window_emb = window_embeddings(self.pre.encoder, slots, window=window, stride=window // 2)  # (W, D)
         beat_proba = self._predict(BEAT_TASK, beat_emb)
         rhythm_proba = self._predict(RHYTHM_TASK, window_emb.mean(axis=0, keepdims=True))[0]
+        notes += self._novelty_notes(beat_emb if lead_ii else beat_emb[:0], window_emb.mean(axis=0))
         analysis = EcgAnalysis(
             record=record, beats=beats, beat_source=source, beat_annotated=annotated, beat_proba=beat_proba,
             beat_pred=np.asarray(AAMI_CLASSES)[beat_proba.argmax(axis=1)], rhythm_proba=rhythm_proba,
@@ -251,6 +262,27 @@ class EcgAnalyser:
         )  # fmt: skip
         analysis.maps = self.maps(analysis, map_method)
         return analysis
+
+    def _novelty_notes(self, beat_emb: np.ndarray, record_emb: np.ndarray) -> list[str]:
+        """Beats, or the record, unlike every labelled reference: the probes' classes mean little there."""
+        notes = []
+        beats = self.novelty[BEAT_TASK]
+        novel = float(beats.is_novel(beat_emb).mean()) if len(beat_emb) else 0.0
+        if novel > NOVEL_BEATS_FRACTION:
+            notes.append(
+                f"{novel:.0%} of the beats lie farther from every labelled MIT-BIH reference beat than "
+                f"{beats.quantile:.0%} of the references lie from their nearest neighbour: the beat classes are "
+                "unreliable for this record (another lead, device or morphology than the probe was fitted on)."
+            )
+        rhythm = self.novelty[RHYTHM_TASK]
+        distance = float(rhythm.nearest(record_emb[None])[0])
+        if distance > rhythm.threshold:
+            notes.append(
+                f"The record lies far from every CinC 2017 reference recording (distance {distance:.2f}; "
+                f"{rhythm.quantile:.0%} of the references lie within {rhythm.threshold:.2f} of another): the rhythm "
+                "guess is unreliable (the probe knows 9-60 s single-lead AliveCor recordings)."
+            )
+        return notes
 
     def _predict(self, task: str, x: np.ndarray) -> np.ndarray:
         probe = self.probes[task]

@@ -207,3 +207,27 @@ def test_unreadable_atr_falls_back_to_detection_with_a_note(analyser: EcgAnalyse
     assert a.beat_source == "detected" and len(a.beats) > 50
     assert any(n.startswith("Annotations in 208.atr not used") for n in a.notes), a.notes
     assert not any(str(tmp_path) in n for n in a.notes)
+
+
+def test_bundled_model_says_when_a_record_is_unlike_the_rhythm_references():
+    """MIT-BIH records (30 min, two leads) are far from every CinC 2017 reference; a CinC record is not."""
+    bundled = EcgAnalyser(Path(__file__).resolve().parents[3] / "models" / "ecg-tiny", max_duration_s=120.0)
+    mit = bundled.analyse(SAMPLE_DIR / "232")
+    assert any(n.startswith("The record lies far from every CinC 2017 reference") for n in mit.notes), mit.notes
+    cinc = bundled.analyse(SAMPLE_DIR / "A00002")
+    assert not any("CinC 2017 reference" in n for n in cinc.notes), cinc.notes
+    rhythm = bundled.novelty[RHYTHM_TASK]
+    assert rhythm.nearest(mit.record_emb[None])[0] > rhythm.threshold >= rhythm.nearest(cinc.record_emb[None])[0]
+
+
+def test_beats_unlike_every_reference_beat_are_noted(analyser: EcgAnalyser, monkeypatch: pytest.MonkeyPatch):
+    import dataclasses
+
+    a = analyser.analyse(SAMPLE_DIR / "232")
+    assert not any("reference beat" in n for n in a.notes)
+    strict = dataclasses.replace(analyser.novelty[BEAT_TASK], threshold=-1.0)  # every beat counts as novel
+    monkeypatch.setitem(analyser.novelty, BEAT_TASK, strict)
+    a = analyser.analyse(SAMPLE_DIR / "232")
+    assert any(
+        n.startswith("100% of the beats lie farther from every labelled MIT-BIH reference beat") for n in a.notes
+    )
