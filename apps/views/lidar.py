@@ -42,6 +42,16 @@ def analyse_upload(model_dir: str, name: str, content: bytes) -> LidarAnalysis:
         return analyse_file(lidar_model(model_dir), next(folder.iterdir()))
 
 
+def frame_hint(model) -> str:
+    """What clouds this model can read: a vehicle scanner's range (KITTI frame) or airborne crops."""
+    d = model.pretrained.cfg.data
+    x0, y0, _, x1, y1, _ = d.point_cloud_range
+    if d.crop_region:
+        return f"this model reads airborne tiles ({x1 - x0:g} x {y1 - y0:g} m crops)"
+    return (f"this model reads a vehicle-mounted scanner's points within x {x0:g} to {x1:g} m, y {y0:g} to {y1:g} m "
+            "(KITTI frame); airborne tiles need an airborne model (domains/lidar/configs/als.yaml)")  # fmt: skip
+
+
 @st.cache_data
 def bundled_frames() -> dict[str, list[Box3D]]:
     """Bundled scan path -> its labelled boxes (LiDAR frame)."""
@@ -125,7 +135,7 @@ def main() -> None:
             boxes = frames[path]
             analysis = analyse_path(model_dir, path)
         else:
-            up = st.file_uploader(f"KITTI .bin, .npy, .pcd, .ply or airborne .las (up to {MAX_UPLOAD_MB} MB)",
+            up = st.file_uploader(f".bin, .npy, .pcd, .ply or .las (up to {MAX_UPLOAD_MB} MB); {frame_hint(model)}",
                                   type=[e.lstrip(".") for e in CLOUD_EXTS], key="lidar_upload",
                                   max_upload_size=MAX_UPLOAD_MB)  # fmt: skip
             if up is None:

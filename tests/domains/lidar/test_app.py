@@ -63,3 +63,12 @@ def test_bad_uploads_give_clear_messages(  # the page shows str(err) of exactly 
         path.write_bytes(content)
     with pytest.raises(InputError, match=message):
         analyse_file(load_model(lidar_test_model), path)
+
+
+def test_upload_names_the_range_this_model_reads():
+    at = _page()
+    at.radio(key="lidar_source").set_value("Upload").run()
+    assert not at.exception, [e.value for e in at.exception]
+    label = at.get("file_uploader")[0].proto.label
+    assert "x 0 to 51.2 m, y -25.6 to 25.6 m (KITTI frame)" in label and "airborne model" in label
+    assert at.info and "Upload a point cloud" in at.info[0].value
