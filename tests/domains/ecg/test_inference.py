@@ -231,3 +231,30 @@ def test_beats_unlike_every_reference_beat_are_noted(analyser: EcgAnalyser, monk
     assert any(
         n.startswith("100% of the beats lie farther from every labelled MIT-BIH reference beat") for n in a.notes
     )
+
+
+def test_beat_detection_falls_back_to_gqrs_when_xqrs_finds_too_few(analyser: EcgAnalyser):
+    """CinC A00022: xqrs learns too high a threshold (3 beats in 30 s); gqrs, peak-corrected, finds the beats."""
+    from wfdb.processing import xqrs_detect
+
+    from domains.ecg.inference import detect_beats, load_for_model
+
+    rec, _ = load_for_model(SAMPLE_DIR / "A00022", analyser.pre.cfg.data)
+    minutes = rec.signal.shape[1] / rec.fs / 60
+    assert len(xqrs_detect(rec.signal[0].astype(np.float64), fs=rec.fs, verbose=False)) / minutes < 30  # the case
+    beats = detect_beats(rec)
+    assert 50 < len(beats) / minutes < 120 and np.all(np.diff(beats) > 0.25 * rec.fs)  # a plausible, ordered rhythm
+    assert not any("beats were detected" in n for n in analyser.analyse(SAMPLE_DIR / "A00022").notes)
+
+
+def test_gqrs_fallback_finds_the_annotated_r_peaks(analyser: EcgAnalyser, monkeypatch: pytest.MonkeyPatch):
+    """With xqrs made to fail, the fallback's beats on MIT-BIH 232 (1 min) match the cardiologists' to 40 ms."""
+    import domains.ecg.inference as inference
+
+    rec, _ = inference.load_for_model(SAMPLE_DIR / "232", analyser.pre.cfg.data, max_samples=360 * 60)
+    monkeypatch.setattr(inference, "xqrs_detect", lambda *a, **k: [])
+    beats = inference.detect_beats(rec)
+    truth = load_beats(SAMPLE_DIR / "232", fs=rec.fs, classes=(*AAMI_CLASSES, "Q")).samples
+    truth = truth[(truth > 25) & (truth < rec.signal.shape[1] - 25)]
+    nearest = np.abs(truth[:, None] - beats[None, :]).min(axis=1)
+    assert np.mean(nearest <= 0.04 * rec.fs) > 0.97 and abs(len(beats) - len(truth)) <= 3
