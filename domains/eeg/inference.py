@@ -20,7 +20,7 @@ import torch
 from domains.eeg.config import frame_samples, input_scale, video_shape, window_samples
 from domains.eeg.dataset import model_slots, read_for_model, to_video, window_starts
 from domains.eeg.eval_tasks import embed
-from domains.eeg.io import EegRecording, robust_spread_uv
+from domains.eeg.io import MAX_ABS_UV, EegRecording, robust_spread_uv
 from domains.eeg.tasks import EEGMAT_CLASSES
 from jepa_core.errors import InputError
 from jepa_core.eval.references import EmbeddingMap, ReferenceMaps, load_probe, load_reference, reorder_proba
@@ -100,10 +100,17 @@ class EegAnalyser:
 
     def _notes(self, rec: EegRecording, present: np.ndarray) -> list[str]:
         d, notes = self.pre.cfg.data, []
-        missing = [c for c, ok in zip(d.channels, present, strict=True) if not ok]
+        missing = [
+            c for c, ok in zip(d.channels, present, strict=True) if not ok and c not in rec.out_of_range_channels
+        ]
         if missing:
             notes.append(
                 f"{len(missing)} of {len(d.channels)} channels missing or flat, zero-filled: {', '.join(missing)}."
+            )
+        if rec.out_of_range_channels:
+            notes.append(
+                f"{', '.join(rec.out_of_range_channels)}: values beyond +-{MAX_ABS_UV / 1e6:g} V, not EEG (a broken "
+                "physical range in the header?); zero-filled like a missing channel."
             )
         if rec.nonfinite_samples:
             notes.append(f"{rec.nonfinite_samples} NaN/infinite samples were set to 0 uV before filtering.")

@@ -33,12 +33,14 @@ ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 FORMATS = {".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".fif.gz": "fif"}
 FS_RANGE = (1.0, 100_000.0)  # Hz; outside this a header is broken, not exotic
 MIN_DURATION_S = 1.0  # shorter recordings cannot be filtered (and hold no EEG rhythm)
+MAX_ABS_UV = 1e7  # 10 V: a channel reaching beyond this is not EEG (a broken physical range); it is zero-filled
 MAX_BYTES = 2 * 1024**3  # refuse recordings whose picked channels exceed this as float32 samples
 DECODE_CHUNK_BYTES = 4 * 1024**2  # MNE decodes to float64 in pieces of at most this size (see _load_uv)
 FFT_BLOCK_BYTES = 64 * 1024**2  # channels are filtered in blocks whose spectrum is at most this (_filter_in_buffer)
 WHOLE_FFT_MAX = 1 << 18  # input samples (signal and padding) up to which one FFT filters a recording (_fft_plan)
 SEGMENT_FFT = 1 << 16  # input-rate FFT length of one segment of a longer recording, at least
 SEGMENT_OVERLAP_S = 8.0  # seconds of neighbouring signal each segment reads on both sides
+_EVENT_LABEL = re.compile(r"^(?![Bb][Aa][Dd]|[Ee][Dd][Gg][Ee]).*$")  # MNE's default: BAD_*/EDGE* are no events
 _REF_SUFFIX = re.compile(r"[-_ ]?(REF|LE|RE|AR|AVG|CAR|A1|A2|M1|M2|A1A2|LINKED)$")
 _CANON: dict[str, str] = {}
 
@@ -93,6 +95,12 @@ class EegRecording:
     events: list[tuple[float, float, str]] = field(default_factory=list)
     flat_channels: tuple[str, ...] = ()
     nonfinite_samples: int = 0
+    out_of_range_channels: tuple[str, ...] = ()  # beyond MAX_ABS_UV somewhere: zeroed before filtering
+
+    @property
+    def unusable_channels(self) -> tuple[str, ...]:
+        """Flat and out-of-range channels: their rows hold no usable signal and are zero-filled for the model."""
+        return self.flat_channels + self.out_of_range_channels
 
     @property
     def duration_s(self) -> float:
@@ -149,6 +157,16 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             raise InputError(path, f"not an {kind.upper()} file: header fields are not numbers") from None
         if not 0 < n_signals <= 4096:
             raise InputError(path, f"header declares {n_signals} signals")
+        try:
+            header_bytes = int(_field(head, 184, 192))
+        except ValueError:
+            raise InputError(path, "header field 'number of bytes in header' is not a number") from None
+        if header_bytes != 256 * (n_signals + 1):
+            raise InputError(
+                path,
+                f"header size field says {header_bytes} bytes, but a header with {n_signals} signals "
+                f"has {256 * (n_signals + 1)}",
+            )
         sig = fh.read(256 * n_signals)
     if len(sig) < 256 * n_signals:
         raise InputError(path, f"truncated header: the {n_signals} signal headers need {256 * n_signals} bytes")
@@ -555,7 +573,12 @@ def read_eeg(
             f"sampling rate {fs_in:g} Hz is too low for the {bandpass[0]:g}-{bandpass[1]:g} Hz band "
             f"(needs more than {2 * bandpass[1]:g} Hz)",
         )
-    picks, names = _eeg_picks(raw, channels)
+    try:
+        picks, names = _eeg_picks(raw, channels)
+    except (ValueError, KeyError) as err:  # e.g. a .fif whose channel kind or coil type is not one MNE knows
+        raise InputError(
+            path, f"cannot read the channel list: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+        ) from None
     if not picks:
         raw = _open_raw(path, kind) if include else raw  # name every channel in the message
         found = ", ".join(f"{n} ({t})" for n, t in list(zip(raw.ch_names, raw.get_channel_types(), strict=True))[:12])
@@ -586,6 +609,17 @@ def read_eeg(
     flat = tuple(n for n, a, b in zip(names, lo, hi, strict=True) if b - a < 1e-3)
     if len(flat) == len(names):
         raise InputError(path, "every EEG channel is flat (constant signal)")
+    # A physical range of +-1e30 in a header decodes to finite but absurd values, which the filters keep finite
+    # and the model's layer norms turn into NaN (squares beyond float32): such channels carry no EEG.
+    huge = np.maximum(np.abs(lo), np.abs(hi)) > MAX_ABS_UV
+    out_of_range = tuple(n for n, h in zip(names, huge, strict=True) if h and n not in flat)
+    if len(out_of_range) + len(flat) == len(names):
+        peak = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
+        raise InputError(
+            path, f"every EEG channel is flat or out of range (up to {peak:.3g} uV; check the physical ranges)"
+        )
+    if huge.any():
+        data[np.flatnonzero(huge)] = 0.0
     try:
         signal = _filter_in_buffer(buf, plan, fs, bandpass, notch) if plan else data
     except ValueError as err:  # e.g. a band-pass that does not fit below the output rate's Nyquist
@@ -604,6 +638,7 @@ def read_eeg(
         events=read_events(raw),
         flat_channels=flat,
         nonfinite_samples=nonfinite,
+        out_of_range_channels=out_of_range,
     )
 
 
@@ -617,7 +652,9 @@ def read_events(raw: mne.io.BaseRaw) -> list[tuple[float, float, str]]:
     """
     if not len(raw.annotations):
         return []
-    events, event_id = mne.events_from_annotations(raw, verbose="error")
+    if not any(_EVENT_LABEL.match(str(d)) for d in raw.annotations.description):
+        return []  # only rejected segments (BAD_*, EDGE*), which MNE does not make events of
+    events, event_id = mne.events_from_annotations(raw, regexp=_EVENT_LABEL.pattern, verbose="error")
     label = {code: name for name, code in event_id.items()}
     fs = float(raw.info["sfreq"])
     ann_onset = np.asarray(raw.annotations.onset, dtype=float) - raw.first_time
@@ -647,7 +684,7 @@ def to_channel_slots(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Place the recording's channels in the slots of ``channels`` and scale them.
 
-    Missing (and flat) channels are zero-filled, which after scaling means "no information".
+    Missing (and flat or out-of-range) channels are zero-filled, which after scaling means "no information".
     Per-recording robust scaling (default): each present channel is centred on its median and
     divided by IQR / 1.349 (the standard deviation of a Gaussian with that IQR), so artefacts do
     not set the scale, and neither does the recording's overall amplitude. ``fixed_uv``: every
@@ -658,7 +695,7 @@ def to_channel_slots(
     out = np.zeros((len(channels), rec.signal.shape[1]), dtype=np.float32)
     present = np.zeros(len(channels), dtype=bool)
     rows = [(r, list(channels).index(n)) for r, n in enumerate(rec.channels)
-            if n in channels and n not in rec.flat_channels]  # fmt: skip
+            if n in channels and n not in rec.unusable_channels]  # fmt: skip
     if not rows:
         return out, present
     src, dst = (list(t) for t in zip(*rows, strict=True))
@@ -682,8 +719,8 @@ def _robust_stats(signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def robust_spread_uv(rec: EegRecording) -> np.ndarray:
-    """IQR / 1.349 of each non-flat channel, in microvolts. Shape: (n non-flat channels,)."""
-    rows = [r for r, n in enumerate(rec.channels) if n not in rec.flat_channels]
+    """IQR / 1.349 of each usable channel, in microvolts. Shape: (n usable channels,)."""
+    rows = [r for r, n in enumerate(rec.channels) if n not in rec.unusable_channels]
     return _robust_stats(rec.signal[rows])[1][:, 0] if rows else np.zeros(0, dtype=np.float32)
 
 

@@ -45,6 +45,17 @@ def test_unusual_amplitude_is_noted(analyser, tmp_path):
     assert any("Unusual amplitude" in n and "uV" in n for n in analyser.analyse(loud).notes)
 
 
+def test_out_of_range_channel_is_noted_and_embeddings_stay_finite(analyser, tmp_path):
+    path = write_edf(tmp_path / "huge.edf", oscillation(10.0, 12, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    raw = bytearray(path.read_bytes())
+    n = int(raw[252:256])
+    raw[256 + 104 * n + 8 * 2 : 256 + 104 * n + 8 * 2 + 8] = b"-1e30   "  # physical minimum of signal 2
+    path.write_bytes(bytes(raw))
+    a = analyser.analyse(path)
+    assert np.isfinite(a.window_emb).all() and np.isfinite(a.proba).all() and a.present.sum() == 18
+    assert len(a.notes) == 1 and a.notes[0].startswith("F3: values beyond +-10 V, not EEG"), a.notes
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

@@ -310,3 +310,79 @@ def test_memory_budget_counts_only_the_channels_that_are_read(tmp_path, monkeypa
     monkeypatch.setattr(io, "MAX_BYTES", int(0.9 * eeg_bytes))
     with pytest.raises(InputError, match=r"19 EEG signals.* exceeds the memory budget"):
         read_eeg(path)
+
+
+def _patch_signal_field(path: Path, field_at: int, signal: int, value: bytes) -> None:
+    """Overwrite one 8-byte per-signal header field (e.g. 104: physical minimum) of signal ``signal``."""
+    raw = bytearray(path.read_bytes())
+    n = int(raw[252:256])
+    raw[256 + field_at * n + 8 * signal : 256 + field_at * n + 8 * signal + 8] = value.ljust(8)
+    path.write_bytes(bytes(raw))
+
+
+def test_a_channel_with_an_absurd_physical_range_is_zeroed_not_passed_on(tmp_path):
+    """A physical minimum of -1e30 decodes to finite values near 1e29 uV, which the model's layer norms
+    would turn into NaN: that channel is set aside (zero-filled), the others read as before."""
+    from domains.eeg.io import MAX_ABS_UV
+
+    path = write_edf(tmp_path / "huge.edf", oscillation(10.0, 20, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    good = read_eeg(path)
+    _patch_signal_field(path, 104, 7, b"-1e30")
+    rec = read_eeg(path)
+    bad = rec.channels[7]
+    assert rec.out_of_range_channels == (bad,) and rec.unusable_channels == (bad,) and not rec.flat_channels
+    assert np.isfinite(rec.signal).all() and np.abs(rec.signal).max() < MAX_ABS_UV and not rec.signal[7].any()
+    others = [i for i in range(19) if i != 7]
+    np.testing.assert_allclose(rec.signal[others], good.signal[others], atol=1e-3)
+    slots, present = to_channel_slots(rec, fixed_uv=10.0)
+    assert not present[list(STANDARD_CHANNELS).index(bad)] and not slots[list(STANDARD_CHANNELS).index(bad)].any()
+    for i in range(19):
+        _patch_signal_field(path, 104, i, b"-1e30")
+    with pytest.raises(InputError, match="every EEG channel is flat or out of range"):
+        read_eeg(path)
+
+
+def test_only_rejected_segment_annotations_make_no_events(tmp_path):
+    """BAD_*/EDGE* annotations (MNE's own EDF export adds BAD_ACQ_SKIP to pad the last record) are no events;
+    a file with nothing else must still read (events_from_annotations raises when no event is left)."""
+    import mne
+
+    info = mne.create_info(list(STANDARD_CHANNELS), 256.0, "eeg")
+    raw = mne.io.RawArray(oscillation(10.0, 30, 256.0, 19) * 1e-6, info, verbose="error")
+    raw.set_annotations(mne.Annotations([5.0, 9.0], [2.0, 1.0], ["BAD_muscle", "EDGE boundary"]))
+    path = tmp_path / "rejected.edf"
+    mne.export.export_raw(path, raw, verbose="error")
+    assert read_eeg(path).events == []
+    raw.set_annotations(mne.Annotations([5.0, 9.0], [2.0, 1.0], ["BAD_muscle", "T1"]))
+    mne.export.export_raw(path, raw, overwrite=True, verbose="error")
+    assert [(round(o, 3), d, lab) for o, d, lab in read_eeg(path).events] == [(9.0, 1.0, "T1")]
+
+
+def test_header_size_field_must_match_the_signal_count(tmp_path):
+    path = write_edf(tmp_path / "size.edf", oscillation(10.0, 10, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    raw = bytearray(path.read_bytes())
+    raw[184:192] = b"1024    "
+    path.write_bytes(bytes(raw))
+    with pytest.raises(
+        InputError, match=r"size\.edf: header size field says 1024 bytes, but a header with 20 signals has 5376"
+    ):
+        read_eeg(path)
+
+
+def test_fif_with_an_unknown_channel_kind_gives_a_clear_error(tmp_path):
+    import struct
+
+    import mne
+
+    path = tmp_path / "kind_raw.fif"
+    info = mne.create_info(["Fp1", "Fp2", "Cz"], 256.0, "eeg")
+    mne.io.RawArray(oscillation(10.0, 10, 256.0, 3) * 1e-6, info, verbose="error").save(path, verbose="error")
+    raw, pos = bytearray(path.read_bytes()), 0
+    while pos + 16 <= len(raw):  # FIF tags: kind, type, size, next (big-endian int32)
+        kind, _, size, _ = struct.unpack_from(">iiii", raw, pos)
+        if kind == 203:  # FIFF_CH_INFO: scanno, logno, kind, ...: an unknown channel kind
+            struct.pack_into(">i", raw, pos + 16 + 8, 268435458)
+        pos += 16 + size
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match=r"kind_raw\.fif: cannot read the channel list: Unknown channel type"):
+        read_eeg(path)
