@@ -157,35 +157,49 @@ def load_for_model(
 
 
 def detect_beats(record: EcgRecord) -> np.ndarray:
-    """R peaks on lead II if present, else the first lead: ``wfdb.processing.xqrs_detect``, and where that
-    finds an implausible rate (outside ``DETECTED_RATE_BPM``), ``gqrs_detect`` moved to the nearest
-    maximum if its rate is plausible. xqrs sometimes locks onto too high a threshold while learning:
-    on 16 of the 1,000 CinC 2017 records here it found under 30 beats a minute (A01624: 1 beat in 30 s,
-    where gqrs finds 35); gqrs gave a plausible rate on 12 of them (the other 4 are labelled noisy or AF)."""
-    lead = record.leads.index("II") if "II" in record.leads else 0
-    sig = record.signal[lead].astype(np.float64)
-    minutes = len(sig) / record.fs / 60.0
+    """R peaks on lead II if present, else the first lead; the other leads in turn where that one is flat or
+    gives an implausible rate (outside ``DETECTED_RATE_BPM``). On each lead ``wfdb.processing.xqrs_detect``,
+    and where that finds an implausible rate, ``gqrs_detect`` moved to the nearest maximum if its rate is
+    plausible. xqrs sometimes locks onto too high a threshold while learning: on 16 of the 1,000 CinC 2017
+    records here it found under 30 beats a minute (A01624: 1 beat in 30 s, where gqrs finds 35); gqrs gave a
+    plausible rate on 12 of them (the other 4 are labelled noisy or AF)."""
+    minutes = record.signal.shape[1] / record.fs / 60.0
+    order = sorted(range(len(record.leads)), key=lambda i: (record.leads[i] != "II", i))
+    found = np.zeros(0, dtype=np.int64)
+    for lead in order:
+        sig = record.signal[lead].astype(np.float64)
+        if not np.ptp(sig) > 0:  # a flat (or zero-filled, all-gap) lead has no beats to find
+            continue
+        peaks = _lead_beats(sig, record.fs, minutes)
+        if _plausible(peaks, minutes):
+            return peaks
+        if len(found) == 0:
+            found = peaks  # the first usable lead's answer, if no lead gives a plausible one
+    return found
 
-    def plausible(peaks: np.ndarray) -> bool:
-        return minutes > 0 and DETECTED_RATE_BPM[0] <= len(peaks) / minutes <= DETECTED_RATE_BPM[1]
 
+def _plausible(peaks: np.ndarray, minutes: float) -> bool:
+    return minutes > 0 and DETECTED_RATE_BPM[0] <= len(peaks) / minutes <= DETECTED_RATE_BPM[1]
+
+
+def _lead_beats(sig: np.ndarray, fs: float, minutes: float) -> np.ndarray:
+    """xqrs on one lead, gqrs (peak-corrected) where xqrs gives an implausible rate and gqrs does not."""
     try:
-        peaks = np.asarray(xqrs_detect(sig, fs=record.fs, verbose=False), dtype=np.int64)
+        peaks = np.asarray(xqrs_detect(sig, fs=fs, verbose=False), dtype=np.int64)
     except (ValueError, IndexError):  # xqrs fails on flat or very short signals
         peaks = np.zeros(0, dtype=np.int64)
-    if not plausible(peaks):
-        try:
-            alt = np.asarray(gqrs_detect(sig, fs=record.fs), dtype=np.int64)
-            if len(alt):  # gqrs marks the QRS, not its peak: move each mark to the largest |value| within 100 ms
-                radius = int(0.1 * record.fs)
-                alt = np.unique(
-                    correct_peaks(sig, alt, search_radius=radius, smooth_window_size=radius, peak_dir="compare")
-                )
-        except (ValueError, IndexError):
-            alt = np.zeros(0, dtype=np.int64)
-        if plausible(alt):
-            peaks = alt
-    return peaks.astype(np.int64)
+    if _plausible(peaks, minutes):
+        return peaks
+    try:
+        alt = np.asarray(gqrs_detect(sig, fs=fs), dtype=np.int64)
+        if len(alt):  # gqrs marks the QRS, not its peak: move each mark to the largest |value| within 100 ms
+            radius = int(0.1 * fs)
+            alt = np.unique(
+                correct_peaks(sig, alt, search_radius=radius, smooth_window_size=radius, peak_dir="compare")
+            )
+    except (ValueError, IndexError):
+        alt = np.zeros(0, dtype=np.int64)
+    return alt.astype(np.int64) if _plausible(alt, minutes) else peaks
 
 
 def record_beats(path: Path, record: EcgRecord, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, str]:

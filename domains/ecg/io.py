@@ -22,6 +22,7 @@ STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", 
 
 FS_RANGE = (50.0, 10_000.0)  # Hz; anything outside is a broken header, not an ECG
 MAX_BYTES = 2 * 1024**3  # refuse records whose float64 read would need more than this
+MAX_ABS_PHYSICAL = 1e7  # physical units: 10 V even in uV; a larger sample is a broken gain, repaired as a gap
 _RECORD_EXTS = (".hea", ".dat", ".mat")
 # Bytes per stored sample, by WFDB format; used to spot a signal file shorter than its header.
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3}  # fmt: skip
@@ -130,14 +131,17 @@ def _check_signal_files(rec: Path, header: wfdb.Record) -> int | None:
 
 
 def _check_before_read(rec: Path, max_samples: int | None) -> int | None:
-    """Rate, channels and declared size, checked before any signal is read; returns sig_len."""
+    """Rate, channels and declared size, checked before any signal is read; returns the header's sig_len
+    (None where the header does not give it: it is optional, and the size check then uses the files' size)."""
     hea = _hea(rec)
     if not hea.is_file():
         raise InputError(hea, "header file (.hea) not found")
     peek = _peek_record_line(hea)
+    declared = peek[2] if peek is not None else None
     if peek is None or peek[2] is None:  # slow path: wfdb parses, and sizes come from the files
         header = _read_header(rec)
         implied = _check_signal_files(rec, header) if isinstance(header, wfdb.Record) else None
+        declared = header.sig_len
         peek = (header.n_sig, header.fs, header.sig_len or implied)
     n_sig, fs, n = peek
     if not n_sig:
@@ -149,7 +153,7 @@ def _check_before_read(rec: Path, max_samples: int | None) -> int | None:
     n = n if max_samples is None else min(n or max_samples, max_samples)
     if n is not None and n * n_sig * 8 > MAX_BYTES:  # wfdb holds int64 digital samples while converting
         raise InputError(hea, f"declared size {n} x {n_sig} leads needs {n * n_sig * 8 / 1e9:.1f} GB (> 2 GB)")
-    return peek[2]
+    return declared
 
 
 def _ascii_hint(rec: Path) -> str:
@@ -180,7 +184,9 @@ def _diagnose(rec: Path, err: Exception) -> InputError:
 
 def _read_signal(rec: Path, max_samples: int | None, sig_len: int | None) -> wfdb.Record:
     """``rdrecord`` in physical units, of at most ``max_samples`` samples."""
-    sampto = max_samples if max_samples is None or sig_len is None else min(max_samples, sig_len)
+    # wfdb cannot stop early in a record whose length it does not know (sig_len is optional in a header):
+    # such a record is read whole and cut here.
+    sampto = None if max_samples is None or sig_len is None else min(max_samples, sig_len)
     try:  # float32 straight from wfdb: half the memory traffic of its float64 default
         record = wfdb.rdrecord(str(rec), sampto=sampto, return_res=32)
     except Exception as err:
@@ -189,24 +195,34 @@ def _read_signal(rec: Path, max_samples: int | None, sig_len: int | None) -> wfd
         raise InputError(rec, "record has no signal channels")
     if record.p_signal.shape[0] != record.sig_len:
         raise InputError(rec, f"read {record.p_signal.shape[0]} samples, header declares {record.sig_len}")
+    if max_samples is not None and record.sig_len > max_samples:
+        record.p_signal, record.sig_len = record.p_signal[:max_samples], max_samples
     if max_samples is None and record.p_signal.shape[0] < record.fs:
         raise InputError(rec, f"only {record.p_signal.shape[0]} samples: shorter than 1 s")
     return record
 
 
 def _repair_nans(x: np.ndarray, where: Path) -> np.ndarray:
-    """Fill NaN gaps per lead by linear interpolation (edges: nearest); all-NaN leads -> 0.
+    """Fill gaps per lead by linear interpolation (edges: nearest); leads that are all gap -> 0.
 
+    Gaps: NaN (WFDB's missing samples), and samples that are infinite or beyond ``MAX_ABS_PHYSICAL``, which
+    a broken gain gives (1e-36/mV overflows float32): filtered, they would turn every window into NaN.
     Shape: x (L, T) -> (L, T).
     """
-    nan = np.isnan(x)
+    with np.errstate(invalid="ignore"):
+        nan = ~(np.abs(x) <= MAX_ABS_PHYSICAL)  # NaN compares False: one test finds NaN, inf and absurd values
     if not nan.any():
         return x
     frac = nan.mean(axis=1)
     if (frac == 1).all():
-        raise InputError(where, "every sample of every lead is NaN")
+        raise InputError(
+            where, f"every sample of every lead is NaN, infinite or beyond {MAX_ABS_PHYSICAL:g} (check the gains)"
+        )
     if (frac > 0.5).all():
-        raise InputError(where, f"more than 50% NaN in every lead ({frac.round(2).tolist()})")
+        raise InputError(
+            where,
+            f"more than 50% NaN or out-of-range samples in every lead ({frac.round(2).tolist()}; check the gains)",
+        )
     x = x.copy()
     t = np.arange(x.shape[1])
     for lead in np.flatnonzero(frac):

@@ -258,3 +258,17 @@ def test_gqrs_fallback_finds_the_annotated_r_peaks(analyser: EcgAnalyser, monkey
     truth = truth[(truth > 25) & (truth < rec.signal.shape[1] - 25)]
     nearest = np.abs(truth[:, None] - beats[None, :]).min(axis=1)
     assert np.mean(nearest <= 0.04 * rec.fs) > 0.97 and abs(len(beats) - len(truth)) <= 3
+
+
+def test_beats_come_from_another_lead_when_lead_ii_is_flat(analyser: EcgAnalyser, tmp_path: Path):
+    """MIT-BIH 232 with its MLII zeroed: the beats are found on V1 instead of 'no heartbeats detected'."""
+    ref = wfdb.rdrecord(str(SAMPLE_DIR / "232"), sampto=360 * 60)
+    signal = ref.p_signal.copy()
+    signal[:, 0] = 0.0  # lead II flat (a disconnected electrode)
+    wfdb.wrsamp("flat2", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=signal, fmt=["16", "16"],
+                write_dir=str(tmp_path))  # fmt: skip
+    a = analyser.analyse(tmp_path / "flat2")
+    truth = load_beats(SAMPLE_DIR / "232", fs=a.record.fs, classes=(*AAMI_CLASSES, "Q")).samples
+    truth = truth[(truth > 50) & (truth < a.record.signal.shape[1] - 50)]
+    nearest = np.abs(truth[:, None] - a.beats[None, :]).min(axis=1)
+    assert a.beat_source == "detected" and np.mean(nearest <= 0.1 * a.record.fs) > 0.9

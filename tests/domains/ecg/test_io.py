@@ -289,3 +289,29 @@ def test_annotation_errors(ecg_sample_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.atr").write_bytes(b"\x01\x02\x03")
     with pytest.raises(InputError, match=r"bad\.atr.*unreadable"):
         read_annotations(rec)
+
+
+def test_mat_record_without_sig_len_reads_with_a_sample_limit(ecg_sample_dir: Path, tmp_path: Path) -> None:
+    """sig_len is optional in a header; wfdb cannot stop early without it, so the record is read whole and cut."""
+    rec = _copy(ecg_sample_dir, "A00002", tmp_path)
+    _edit_header(rec, 0, " 9000 11:05:25 1/05/2000", "")
+    whole = read_record(ecg_sample_dir / "A00002", fs=None, bandpass=None, standardise=False)
+    for limit, n in ((630000, 9000), (3000, 3000)):
+        got = read_record(rec, fs=None, bandpass=None, standardise=False, max_samples=limit)
+        np.testing.assert_array_equal(got.signal, whole.signal[:, :n])
+
+
+def test_broken_gain_is_a_gap_not_a_nan_window(tmp_path: Path) -> None:
+    """A gain of 1e-36/mV overflows float32 (inf); filtered, one such sample would make every window NaN."""
+    d = np.stack([np.round(200 * np.sin(np.arange(3600) / 20)), np.full(3600, 100)], axis=1)
+    path = _write(tmp_path, "gain", d)
+    _edit_header(path, 1, "200.0(0)/mV", "1e-36(0)/mV")  # lead II: every sample out of range -> zero
+    rec = read_record(path, fs=None, bandpass=None, standardise=False)
+    assert np.isfinite(rec.signal).all() and not rec.signal[0].any() and rec.signal[1].any()
+    _edit_header(path, 2, "200.0(0)/mV", "1e-36(0)/mV")
+    with pytest.raises(
+        InputError, match=r"gain: more than 50% NaN or out-of-range samples in every lead .*check the gains"
+    ):
+        read_record(path)
+    x = np.array([[0.0, 1.0, np.inf, 3.0, 1e30, 5.0, np.nan, 7.0]], dtype=np.float32)
+    np.testing.assert_allclose(ecg_io._repair_nans(x, tmp_path), [np.arange(8.0)])  # interpolated over the gaps
