@@ -10,6 +10,8 @@ Every failure on bad input raises :class:`jepa_core.errors.InputError` naming th
 
 from __future__ import annotations
 
+import tokenize
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from jepa_core.errors import InputError
 CLOUD_EXTS = (".bin", ".npy", ".pcd", ".ply", ".las", ".laz")
 IGNORED_CLASSES = ("DontCare",)
 MAX_BYTES = 128 * 1024**2  # one scan; 8M points as (N, 4) float32, 60x a KITTI scan. Checked before reading.
+MAX_ABS_INTENSITY = 1e6  # reflectances are 0-1 (KITTI), LAS intensities 0-65535 before scaling: beyond is corrupt
 
 
 def read_points(path: str | Path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
@@ -67,6 +70,13 @@ def check_points(points: np.ndarray, path: str | Path = "<points>") -> np.ndarra
     if not np.isfinite(points).all():  # one flat pass; count the bad points only when there are some
         bad = int((~np.isfinite(points).all(axis=1)).sum())
         raise InputError(path, f"{bad} of {len(points)} points hold NaN or infinite values")
+    loud = np.abs(points[:, 3]) > MAX_ABS_INTENSITY  # finite, but squares beyond float32 make NaN embeddings
+    if loud.any():
+        raise InputError(
+            path,
+            f"{int(loud.sum())} of {len(points)} points have an intensity beyond +-{MAX_ABS_INTENSITY:g} "
+            f"(up to {float(np.abs(points[:, 3]).max()):.3g}): corrupt data, not a reflectance",
+        )
     return np.ascontiguousarray(points)
 
 
@@ -90,8 +100,10 @@ def _read_npy(path: Path, max_bytes: int) -> np.ndarray:
             read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, _, dtype = read_header(fh)
             offset = fh.tell()
-    except (ValueError, OSError, SyntaxError, TypeError) as err:
-        raise InputError(path, f"not a readable .npy array ({str(err).splitlines()[0]})") from None
+    except (ValueError, OSError, SyntaxError, TypeError, tokenize.TokenError) as err:  # numpy parses a dict literal
+        raise InputError(
+            path, f"not a readable .npy array ({(str(err).splitlines() or [type(err).__name__])[0]})"
+        ) from None
     if dtype.hasobject:
         raise InputError(path, f"not a readable .npy array (dtype {dtype} holds Python objects; pickles are refused)")
     if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
@@ -110,8 +122,17 @@ _PLY_SIZES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort"
               "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8}  # fmt: skip
 
 
-def _cloud_header(path: Path) -> tuple[int, int | None, int]:
-    """(points, bytes per point or None if not fixed-size binary, header length) from a PCD or PLY header."""
+@dataclass(frozen=True)
+class _CloudHeader:
+    n: int  # points declared
+    row: int | None  # bytes per point of a fixed-size binary body, else None
+    length: int  # header bytes
+    values: int | None  # numbers per point of an ASCII body, else None
+    more: bool  # PLY: other elements (faces, ...) follow the vertices
+
+
+def _cloud_header(path: Path) -> _CloudHeader:
+    """What a PCD or PLY header declares: points, body layout and header length."""
     kind = path.suffix.lower().lstrip(".").upper()
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
@@ -128,6 +149,9 @@ def _cloud_header(path: Path) -> tuple[int, int | None, int]:
             binary = fields["DATA"][0].lower() == "binary"
             counts = [int(c) for c in fields.get("COUNT", ["1"] * len(fields["SIZE"]))]
             row = sum(int(sz) * c for sz, c in zip(fields["SIZE"], counts, strict=True)) if binary else None
+            ascii_body = fields["DATA"][0].lower() == "ascii"
+            values, more = (sum(counts) if ascii_body else None), False
+            names = [f.lower() for f in fields.get("FIELDS", [])]
         else:
             vertex = [i for i, ln in enumerate(lines) if ln[:2] == ["element", "vertex"]]
             n = int(lines[vertex[0]][2])
@@ -139,21 +163,50 @@ def _cloud_header(path: Path) -> tuple[int, int | None, int]:
             binary = any(ln[:2] == ["format", "binary_little_endian"] or ln[:2] == ["format", "binary_big_endian"]
                          for ln in lines)  # fmt: skip
             row = sum(_PLY_SIZES[p[1]] for p in props) if binary and all(p[1] != "list" for p in props) else None
+            ascii_body = any(ln[:2] == ["format", "ascii"] for ln in lines)
+            values = len(props) if ascii_body and all(p[1] != "list" for p in props) else None
+            more = sum(ln[0] == "element" for ln in lines) > 1
+            names = [p[-1].lower() for p in props]
     except (KeyError, IndexError, ValueError) as err:
         raise InputError(path, f"not a {kind} file: broken header ({type(err).__name__}: {err})") from None
     if n < 0:
         raise InputError(path, f"header declares {n} points")
-    return n, row, end
+    if not {"x", "y", "z"} <= set(names):  # open3d would hand back uninitialised positions
+        raise InputError(path, f"the header declares no x, y, z fields (fields: {', '.join(names) or 'none'})")
+    return _CloudHeader(n=n, row=row, length=end, values=values, more=more)
+
+
+def _check_ascii_body(path: Path, head: _CloudHeader) -> None:
+    """An ASCII body must hold the declared points' numbers: open3d reads a short or malformed one without an
+    error and leaves the rows it could not parse as uninitialised memory (values up to 1e38, new on each read)."""
+    need = head.n * head.values
+    try:
+        with warnings.catch_warnings():  # older numpy warns and stops at the first token that is no number
+            warnings.simplefilter("error", DeprecationWarning)
+            numbers = np.fromstring(path.read_bytes()[head.length :].decode("latin-1"), dtype=np.float64, sep=" ")
+    except (ValueError, DeprecationWarning):
+        raise InputError(
+            path, f"the body of {head.n} points of {head.values} values holds something that is not a number"
+        ) from None
+    if len(numbers) < need or (len(numbers) != need and not head.more):
+        raise InputError(
+            path,
+            f"the header declares {head.n} points of {head.values} values ({need} numbers) but the body holds "
+            f"{len(numbers)} readable numbers: truncated, or a row holds something that is not a number",
+        )
 
 
 def _read_open3d(path: Path, max_bytes: int) -> np.ndarray:
-    n, row, header_len = _cloud_header(path)
+    head = _cloud_header(path)
+    n, row = head.n, head.row
     if n == 0:
         raise InputError(path, "the point cloud is empty (0 points)")
     _check_budget(path, n * max(row or 0, 16) * 2, max_bytes, f"{n} points declared in the header")  # read + (N, 4)
-    if row is not None and path.stat().st_size - header_len < n * row:
-        held = (path.stat().st_size - header_len) // row
+    if row is not None and path.stat().st_size - head.length < n * row:
+        held = (path.stat().st_size - head.length) // row
         raise InputError(path, f"truncated: the header declares {n} points but the file holds {held}")
+    if head.values is not None:
+        _check_ascii_body(path, head)
     try:
         import open3d as o3d
     except ImportError:
@@ -232,7 +285,13 @@ def read_calib(path: str | Path) -> dict[str, np.ndarray]:
     tr = values.get("Tr_velo_to_cam", values.get("Tr_velo_cam"))
     if r0 is None or tr is None or r0.size != 9 or tr.size != 12:
         raise InputError(path, "needs R0_rect (9 values) and Tr_velo_to_cam (12 values)")
-    return {"R0_rect": r0.reshape(3, 3), "Tr_velo_to_cam": tr.reshape(3, 4)}
+    if not (np.isfinite(r0).all() and np.isfinite(tr).all()):
+        raise InputError(path, "R0_rect or Tr_velo_to_cam holds NaN or infinite values")
+    r0, tr = r0.reshape(3, 3), tr.reshape(3, 4)
+    for name, m in (("R0_rect", r0), ("Tr_velo_to_cam", tr[:, :3])):
+        if abs(np.linalg.det(m)) < 1e-6:  # a rotation has determinant 1: this one cannot be inverted
+            raise InputError(path, f"{name} is singular (determinant {np.linalg.det(m):.3g}): not a rotation")
+    return {"R0_rect": r0, "Tr_velo_to_cam": tr}
 
 
 def cam_to_velo(xyz_cam: np.ndarray, calib: dict[str, np.ndarray]) -> np.ndarray:
@@ -260,6 +319,8 @@ def _boxes_from_rows(rows: list[list[str]], calib: dict[str, np.ndarray], path: 
             h, w, length, x, y, z, ry = (float(v) for v in row[8:15])
         except ValueError:
             raise InputError(path, f"non-numeric box field in: {' '.join(row)}") from None
+        if not np.isfinite([h, w, length, x, y, z, ry]).all():
+            raise InputError(path, f"NaN or infinite box field in: {' '.join(row)}")
         bottom = cam_to_velo(np.array([[x, y, z]]), calib)[0]  # KITTI gives the bottom centre
         center = (float(bottom[0]), float(bottom[1]), float(bottom[2] + h / 2))
         # Camera yaw ry is about the camera's y (down) axis, measured from camera x (= -velo y).

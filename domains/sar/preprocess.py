@@ -42,7 +42,12 @@ def select_band(image: SarImage, band: str | int | None) -> tuple[np.ndarray, np
 
 
 def relative_db(intensity: np.ndarray, valid: np.ndarray, floor_db: float) -> np.ndarray:
-    """dB relative to the median valid intensity, floored at ``-floor_db``; invalid pixels are 0 dB."""
+    """dB relative to the median valid intensity, floored at ``-floor_db``; invalid pixels are 0 dB.
+
+    In float64: a valid but very faint image (intensities near 1e-45, float32's smallest) has a floor that
+    float32 rounds to 0, and log10(0) would put -inf into the chip.
+    """
+    intensity = np.asarray(intensity, dtype=np.float64)
     ref = float(np.median(intensity[valid]))
     if ref <= 0:  # mostly zeros (e.g. a chip with a dark background): use the mean of the non-zero pixels
         positive = intensity[valid & (intensity > 0)]

@@ -148,3 +148,72 @@ def test_kitti_layouts_and_time_split(tmp_path):
     assert [(f.index, f.split) for f in tracking] == [(0, "train"), (2, "unused"), (4, "test")]
     with pytest.raises(InputError, match="not a KITTI folder"):
         find_labelled_frames(tmp_path)
+
+
+def _ascii_cloud(tmp_path: Path, ext: str, pts: np.ndarray) -> Path:
+    import open3d as o3d
+
+    pcd = o3d.t.geometry.PointCloud()
+    pcd.point["positions"] = o3d.core.Tensor(pts[:, :3])
+    pcd.point["intensity"] = o3d.core.Tensor(pts[:, 3:4])
+    path = tmp_path / f"ascii{ext}"
+    assert o3d.t.io.write_point_cloud(str(path), pcd, write_ascii=True)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".pcd", ".ply"])
+def test_ascii_clouds_read_whole_or_not_at_all(tmp_path, ext):
+    """open3d reads a short or malformed ASCII body without an error and leaves the rows it could not parse
+    as uninitialised memory: the body is counted first."""
+    pytest.importorskip("open3d")
+    pts = _cloud(300)
+    path = _ascii_cloud(tmp_path, ext, pts)
+    np.testing.assert_allclose(read_points(path), pts, atol=1e-4)
+    body = path.read_bytes()
+    cut = tmp_path / f"cut{ext}"
+    cut.write_bytes(body[: len(body) * 2 // 3])
+    with pytest.raises(InputError, match=r"cut\..*declares 300 points of 4 values \(1200 numbers\) but the body holds"):
+        read_points(cut)
+    lines = body.split(b"\n")
+    lines[-40] = b"1.0 2.0 oops 0.5"
+    bad = tmp_path / f"bad{ext}"
+    bad.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"is not a number"):
+        read_points(bad)
+
+
+def test_cloud_header_without_x_y_z(tmp_path):
+    pytest.importorskip("open3d")
+    path = tmp_path / "nox.ply"
+    write_points(path, _cloud(50))
+    path.write_bytes(path.read_bytes().replace(b"property float x\n", b"property float a\n", 1))
+    with pytest.raises(InputError, match=r"nox\.ply: the header declares no x, y, z fields"):
+        read_points(path)
+
+
+def test_absurd_intensity_and_npy_header_are_clear_errors(tmp_path):
+    pts = _cloud()
+    pts[7, 3] = 3.4e38  # finite, but the encoder's squares overflow: NaN embeddings
+    pts.tofile(tmp_path / "bright.bin")
+    with pytest.raises(InputError, match=r"bright\.bin: 1 of 500 points have an intensity beyond"):
+        read_points(tmp_path / "bright.bin")
+    np.save(tmp_path / "h.npy", _cloud())
+    raw = (tmp_path / "h.npy").read_bytes()
+    (tmp_path / "h.npy").write_bytes(raw.replace(b"(500, 4)", b"(500} 4)", 1))  # numpy's parser: TokenError
+    with pytest.raises(InputError, match=r"h\.npy: not a readable \.npy array"):
+        read_points(tmp_path / "h.npy")
+
+
+def test_singular_calibration_and_nan_boxes_are_clear_errors(tmp_path):
+    calib = (OBJ / "calib").glob("*.txt").__next__()
+    text = calib.read_text()
+    label = OBJ / "label_2" / calib.name
+    rows = [ln for ln in text.splitlines() if ln.startswith("Tr_velo_to_cam")]
+    (tmp_path / "singular.txt").write_text(text.replace(rows[0], "Tr_velo_to_cam: " + " ".join(["0"] * 12)))
+    with pytest.raises(InputError, match=r"singular\.txt: Tr_velo_to_cam is singular"):
+        read_object_labels(label, tmp_path / "singular.txt")
+    first = label.read_text().splitlines()[0].split()
+    first[11] = "nan"  # the box's x
+    (tmp_path / "nan.txt").write_text(" ".join(first) + "\n")
+    with pytest.raises(InputError, match=r"nan\.txt: NaN or infinite box field"):
+        read_object_labels(tmp_path / "nan.txt", calib)

@@ -159,3 +159,19 @@ def test_fit_size_crops_and_pads_to_the_centre():
     np.testing.assert_array_equal(out, a[3:7, 3:7])
     out, notes = fit_size(a[:3, :3], 5)
     assert out.shape == (5, 5) and out[1, 1] == 0 and out[0].sum() == 0 and "padded" in notes[-1]
+
+
+def test_faint_images_give_finite_decibels():
+    """Intensities near float32's smallest value: the -30 dB floor underflowed to 0 in float32 and log10 gave -inf."""
+    from domains.sar.preprocess import relative_db
+
+    rng = np.random.default_rng(0)
+    intensity = rng.exponential(1.0, (64, 64)).astype(np.float32)
+    valid = np.ones_like(intensity, dtype=bool)
+    faint = (intensity.astype(np.float64) * 1e-43).astype(np.float32)  # subnormal: coarse, but valid samples
+    faint[:, :20] = 0.0  # a dark border
+    db = relative_db(faint, valid, 30.0)
+    assert np.isfinite(db).all() and db.min() >= -30.0 - 1e-4
+    np.testing.assert_allclose(
+        relative_db(intensity * np.float32(1e-30), valid, 30.0), relative_db(intensity, valid, 30.0), atol=1e-3
+    )  # fmt: skip  (a gain removed by the median reference)
