@@ -16,3 +16,15 @@ class InputError(ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+def require_finite(path: str | Path, values, what: str = "embedding") -> None:
+    """Raise :class:`InputError` if ``values`` (array-like) hold NaN or inf: the last guard between a model's
+    output and a user, for inputs whose values the readers passed but the encoder cannot take (its squares
+    overflow float32)."""
+    import numpy as np
+
+    if not np.isfinite(np.asarray(values)).all():
+        raise InputError(
+            path, f"NaN or inf in the model's {what} for this input: its values are beyond what the model can take"
+        )

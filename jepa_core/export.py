@@ -237,13 +237,31 @@ def write_windows(
     with _progress(progress, desc) as bar:
         try:
             for batch in _batches(_windows(pretrained, source, kwargs), batch_size, tally):
-                sink.add(batch, embed_batch(pretrained, batch, device))
+                batch, emb = _finite_rows(batch, embed_batch(pretrained, batch, device), tally)
+                if not batch:
+                    continue
+                sink.add(batch, emb)
                 summary.rows += len(batch)
                 bar.update(len(batch))
                 bar.set_postfix(records=summary.records_ok, skipped=len(summary.skipped), refresh=False)
             sink.flush()
         finally:
             sink.close()
+
+
+def _finite_rows(batch: list[dict], emb: np.ndarray, tally: _Tally) -> tuple[list[dict], np.ndarray]:
+    """Drop windows whose embedding is not finite (inputs beyond what the encoder's float32 can square), naming
+    each in the skips: a NaN row in a pipeline's Parquet file would poison every mean taken over it."""
+    ok = np.isfinite(emb).all(axis=1)
+    if ok.all():
+        return batch, emb
+    for item in (b for b, good in zip(batch, ok, strict=True) if not good):
+        tally.skip(
+            str(item["record_id"]),
+            f"{item['source']}: window {item['window_index']} at {item['start_s']:g} s gave a non-finite embedding "
+            "(input values out of the model's range); row left out",
+        )
+    return [b for b, good in zip(batch, ok, strict=True) if good], emb[ok]
 
 
 def check_sizes(batch_size: int, row_group_size: int) -> None:

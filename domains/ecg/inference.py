@@ -27,7 +27,7 @@ from domains.ecg.config import window_samples
 from domains.ecg.embed import beat_embed_dim, beat_embeddings, window_embeddings
 from domains.ecg.io import EcgRecord, read_record, robust_standardise, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
-from jepa_core.errors import InputError
+from jepa_core.errors import InputError, require_finite
 from jepa_core.eval.references import (
     EmbeddingMap,
     Novelty,
@@ -288,6 +288,8 @@ class EcgAnalyser:
         window, patch = window_samples(data), data.patch
         beat_emb = beat_embeddings(self.pre.encoder, slots, beats, window=window, patch=patch)  # (B, 2D)
         window_emb = window_embeddings(self.pre.encoder, slots, window=window, stride=window // 2)  # (W, D)
+        require_finite(path, beat_emb, "beat embeddings")
+        require_finite(path, window_emb, "window embeddings")
         beat_proba = self._predict(BEAT_TASK, beat_emb)
         rhythm_proba = self._predict(RHYTHM_TASK, window_emb.mean(axis=0, keepdims=True))[0]
         notes += self._novelty_notes(beat_emb if lead_ii else beat_emb[:0], window_emb.mean(axis=0))

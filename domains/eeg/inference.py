@@ -22,7 +22,7 @@ from domains.eeg.dataset import model_slots, read_for_model, to_video, window_st
 from domains.eeg.eval_tasks import embed
 from domains.eeg.io import MAX_ABS_UV, EegRecording, robust_spread_uv
 from domains.eeg.tasks import EEGMAT_CLASSES
-from jepa_core.errors import InputError
+from jepa_core.errors import InputError, require_finite
 from jepa_core.eval.references import EmbeddingMap, ReferenceMaps, load_probe, load_reference, reorder_proba
 from jepa_core.pretrained import Pretrained, load_pretrained
 
@@ -86,6 +86,7 @@ class EegAnalyser:
         starts = window_starts(scaled.shape[1], win, int(round((stride_s or win / d.fs) * d.fs)))
         video = torch.stack([to_video(scaled[:, s : s + win], frame, slots) for s in starts])
         emb = embed(self.pre.encoder, video, self.pooling)
+        require_finite(path, emb, "window embeddings")
         if emb.shape[1] != self.probe.coef.shape[1]:
             raise InputError(
                 self.model_dir / "probes", f"probe width {self.probe.coef.shape[1]} != embedding {emb.shape[1]}"

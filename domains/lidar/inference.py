@@ -16,6 +16,7 @@ import torch
 from domains.lidar.cell_eval import bev_cells_of_points
 from domains.lidar.domain import prepare_points
 from domains.lidar.io import Box3D, read_points
+from jepa_core.errors import require_finite
 from jepa_core.eval.probes import SavedLinearProbe
 from jepa_core.pretrained import Pretrained, load_pretrained
 
@@ -70,6 +71,7 @@ def analyse_points(model: LidarModel, points: np.ndarray, source: str = "<upload
     count = np.bincount(cells, minlength=n_cells)
     occupied = count > 0
     tokens = pre.encoder(x[None])[0].float().numpy()  # (N, D)
+    require_finite(source, tokens, "BEV embedding")
     rgb = np.zeros((n_cells, 3))
     rgb[occupied] = pca_rgb(tokens[occupied])
     fg = None

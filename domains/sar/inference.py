@@ -18,7 +18,7 @@ from domains.sar.embed import POOLS, chip_embeddings, pooled_dim
 from domains.sar.io import SarImage, read_sar
 from domains.sar.preprocess import Chip, prepare_chip
 from domains.sar.targets import GradientTargets
-from jepa_core.errors import InputError
+from jepa_core.errors import InputError, require_finite
 from jepa_core.eval.probes import SavedLinearProbe
 from jepa_core.eval.references import Novelty
 from jepa_core.pretrained import load_pretrained
@@ -115,6 +115,7 @@ class SarAnalyser:
         with torch.no_grad():
             gradients = self.targets.maps(x)[0].numpy()
         (emb,), (features,) = chip_embeddings(self.pre.encoder, x, pool=("mean", self.probe_pool))
+        require_finite(path, features, "chip embedding")
         nearest = float(self.novelty.nearest(emb[None])[0])
         return SarAnalysis(
             image=image,

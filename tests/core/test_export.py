@@ -239,3 +239,29 @@ def test_cli_usage_errors(model_dir: Path, tmp_path: Path, capsys: pytest.Captur
     with pytest.raises(SystemExit) as exc:
         main(["--input", str(tmp_path), "--output", out, "--batch-size", "0"])
     assert exc.value.code == 2
+
+
+def test_non_finite_embeddings_are_left_out_and_named(
+    pretrained: Pretrained, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window whose embedding is NaN (inputs beyond float32's squares) is no row: it is named in the skips."""
+    import jepa_core.export as export
+
+    real = export.embed_batch
+
+    def poisoned(pre, batch, device):
+        emb = real(pre, batch, device)
+        for i, item in enumerate(batch):
+            if item["record_id"] == "A00008" and item["window_index"] == 1:
+                emb[i] = np.nan
+        return emb
+
+    monkeypatch.setattr(export, "embed_batch", poisoned)
+    out = tmp_path / "emb.parquet"
+    summary = export_embeddings(pretrained, data_dir, out, batch_size=4, progress=False)
+    table = pq.read_table(out)
+    rows = list(zip(table.column("record_id").to_pylist(), table.column("window_index").to_pylist(), strict=True))
+    assert ("A00008", 1) not in rows and len(rows) == len(expected_rows()) - 1 == summary.rows
+    assert np.isfinite(np.stack(table.column("embedding").to_numpy(zero_copy_only=False))).all()
+    named = [msg for rid, msg in summary.skipped if rid == "A00008"]
+    assert len(named) == 1 and "window 1 at 10 s gave a non-finite embedding" in named[0]

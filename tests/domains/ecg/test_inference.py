@@ -272,3 +272,13 @@ def test_beats_come_from_another_lead_when_lead_ii_is_flat(analyser: EcgAnalyser
     truth = truth[(truth > 50) & (truth < a.record.signal.shape[1] - 50)]
     nearest = np.abs(truth[:, None] - a.beats[None, :]).min(axis=1)
     assert a.beat_source == "detected" and np.mean(nearest <= 0.1 * a.record.fs) > 0.9
+
+
+def test_a_non_finite_embedding_is_an_input_error(analyser: EcgAnalyser, monkeypatch: pytest.MonkeyPatch):
+    """The last guard: whatever the reader let through, the app never shows maps of NaN embeddings."""
+    import domains.ecg.inference as inference
+
+    real = inference.window_embeddings
+    monkeypatch.setattr(inference, "window_embeddings", lambda *a, **k: real(*a, **k) * np.nan)
+    with pytest.raises(InputError, match=r"A00002: NaN or inf in the model's window embeddings for this input"):
+        analyser.analyse(SAMPLE_DIR / "A00002")
