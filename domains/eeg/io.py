@@ -204,7 +204,40 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             f"declared size ({n_records} records x {decoded} EEG signals: {need / 1024**3:.1f} GiB) "
             f"exceeds the memory budget ({MAX_BYTES / 1024**3:g} GiB)",
         )
+    if _field(head, 192, 236).upper().startswith(("EDF+D", "BDF+D")) and annotations:
+        _check_contiguous(path, n_records, duration, per_record, annotations[0], width, 256 * (n_signals + 1))
     return labels
+
+
+_RECORD_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")  # a data record's TAL starts with its onset
+
+
+def _check_contiguous(
+    path: Path, n_records: int, duration: float, per_record: list[int], annotation: int, width: int, header: int
+) -> None:
+    """An EDF+D ("discontinuous") file may leave gaps between data records, which MNE reads as if there were
+    none: windows would run across the gaps. Each record's annotation signal starts with the record's onset;
+    a file whose onsets step by exactly the record duration is continuous in fact (many writers mark every
+    file EDF+D) and reads; one with a gap is refused, naming the first."""
+    record_bytes = sum(per_record) * width
+    start = sum(per_record[:annotation]) * width
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=header, shape=(n_records, record_bytes))
+    heads = np.asarray(data[:, start : start + min(32, per_record[annotation] * width)])
+    onsets = []
+    for k, raw in enumerate(heads):
+        match = _RECORD_ONSET.match(raw.tobytes())
+        if match is None:
+            raise InputError(path, f"EDF+D data record {k} has no record onset in its annotation signal")
+        onsets.append(float(match.group(1)))
+    steps = np.diff(np.asarray(onsets)) - duration
+    gaps = np.flatnonzero(np.abs(steps) > 1e-3 * max(duration, 1.0))
+    if len(gaps):
+        k = int(gaps[0]) + 1
+        raise InputError(
+            path,
+            f"discontinuous EDF+D: data record {k} starts at {onsets[k]:g} s, {steps[k - 1]:+g} s from where the "
+            f"previous one ends ({len(gaps)} gaps); split it into continuous recordings first",
+        )
 
 
 def _wanted_labels(labels: Sequence[str], wanted: Sequence[str]) -> list[str]:

@@ -386,3 +386,24 @@ def test_fif_with_an_unknown_channel_kind_gives_a_clear_error(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(InputError, match=r"kind_raw\.fif: cannot read the channel list: Unknown channel type"):
         read_eeg(path)
+
+
+def test_edf_plus_d_reads_when_contiguous_and_is_refused_with_a_gap(tmp_path):
+    """Many writers mark every file EDF+D; MNE reads any as continuous, so only a real gap must be refused."""
+    import mne
+
+    info = mne.create_info(list(STANDARD_CHANNELS), 256.0, "eeg")
+    raw = mne.io.RawArray(oscillation(10.0, 10, 256.0, 19) * 1e-6, info, verbose="error")
+    raw.set_annotations(mne.Annotations([2.0], [1.0], ["T1"]))
+    path = tmp_path / "plusd.edf"
+    mne.export.export_raw(path, raw, verbose="error")
+    continuous = read_eeg(path).signal
+    data = bytearray(path.read_bytes())
+    assert data[192:197] == b"EDF+C"
+    data[192:197] = b"EDF+D"
+    path.write_bytes(bytes(data))
+    np.testing.assert_array_equal(read_eeg(path).signal, continuous)  # marked D, contiguous in fact: reads
+    assert data.count(b"+5\x14\x14") == 1
+    path.write_bytes(bytes(data).replace(b"+5\x14\x14", b"+7\x14\x14"))  # record 5 starts 2 s late
+    with pytest.raises(InputError, match=r"plusd\.edf: discontinuous EDF\+D: data record 5 starts at 7 s, \+2 s"):
+        read_eeg(path)
