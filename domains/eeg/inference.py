@@ -111,7 +111,7 @@ class EegAnalyser:
         if rec.out_of_range_channels:
             notes.append(
                 f"{', '.join(rec.out_of_range_channels)}: values beyond +-{MAX_ABS_UV / 1e6:g} V, not EEG (a broken "
-                "physical range in the header?); zero-filled like a missing channel."
+                "physical range in the header); zero-filled like a missing channel."
             )
         if rec.nonfinite_samples:
             notes.append(f"{rec.nonfinite_samples} NaN/infinite samples were set to 0 uV before filtering.")

@@ -33,7 +33,10 @@ ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 FORMATS = {".edf": "edf", ".bdf": "bdf", ".fif": "fif", ".fif.gz": "fif"}
 FS_RANGE = (1.0, 100_000.0)  # Hz; outside this a header is broken, not exotic
 MIN_DURATION_S = 1.0  # shorter recordings cannot be filtered (and hold no EEG rhythm)
-MAX_ABS_UV = 1e7  # 10 V: a channel reaching beyond this is not EEG (a broken physical range); it is zero-filled
+# 1 MV: no EEG, even one whose header names no unit (MNE then takes its microvolt numbers for volts, 1e6x too
+# large, which the app's amplitude note reports). Beyond this a channel is a broken physical range (+-1e30 gives
+# NaN embeddings: the model's float32 squares overflow); it is zero-filled.
+MAX_ABS_UV = 1e12
 MAX_BYTES = 2 * 1024**3  # refuse recordings whose picked channels exceed this as float32 samples
 DECODE_CHUNK_BYTES = 4 * 1024**2  # MNE decodes to float64 in pieces of at most this size (see _load_uv)
 FFT_BLOCK_BYTES = 64 * 1024**2  # channels are filtered in blocks whose spectrum is at most this (_filter_in_buffer)
@@ -178,7 +181,9 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
     _check_ranges(path, sig, labels)
     if duration <= 0 or min(per_record) <= 0:
         raise InputError(path, f"header declares record duration {duration} s and samples {min(per_record)}")
-    rate = max(per_record) / duration
+    annotations = [i for i, lab in enumerate(labels) if lab.endswith("Annotations")]
+    signals = [n for i, n in enumerate(per_record) if i not in annotations] or per_record
+    rate = max(signals) / duration  # an annotation signal's "samples" are bytes of text, not a rate
     if not FS_RANGE[0] <= rate <= FS_RANGE[1]:
         raise InputError(path, f"absurd sampling rate {rate:g} Hz in the header")
     width = 3 if kind == "bdf" else 2
@@ -194,7 +199,6 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             f"truncated: the header declares {n_records} data records of {duration:g} s "
             f"but the file holds only {available} ({size} bytes)",
         )
-    annotations = [i for i, lab in enumerate(labels) if lab.endswith("Annotations")]
     wanted = set(channels) if channels is not None else None
     decoded = sum(1 for lab in labels if _may_map(lab, wanted)) if wanted is not None else n_signals - len(annotations)
     need = n_records * (max(per_record) * decoded * 4 + sum(per_record[i] for i in annotations) * width)

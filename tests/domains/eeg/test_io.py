@@ -407,3 +407,30 @@ def test_edf_plus_d_reads_when_contiguous_and_is_refused_with_a_gap(tmp_path):
     path.write_bytes(bytes(data).replace(b"+5\x14\x14", b"+7\x14\x14"))  # record 5 starts 2 s late
     with pytest.raises(InputError, match=r"plusd\.edf: discontinuous EDF\+D: data record 5 starts at 7 s, \+2 s"):
         read_eeg(path)
+
+
+def test_a_header_without_a_unit_still_reads(tmp_path):
+    """MNE takes the samples of a signal with no physical dimension for volts (1e6x too large in uV): unusual,
+    but EEG all the same; only a broken range (far beyond) is set aside."""
+    path = write_edf(tmp_path / "nodim.edf", oscillation(10.0, 20, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    good = read_eeg(path)
+    for i in range(19):
+        _patch_signal_field(path, 96, i, b"")  # physical dimension: empty
+    rec = read_eeg(path)
+    assert not rec.out_of_range_channels and not rec.flat_channels
+    np.testing.assert_allclose(rec.signal, good.signal * 1e6, rtol=1e-3, atol=1e-3 * np.abs(good.signal).max() * 1e6)
+
+
+def test_the_annotation_signal_does_not_set_the_sampling_rate(tmp_path):
+    """EDF+ stores annotations as a signal whose 'samples per record' are bytes of text: not a rate."""
+    path = write_edf(tmp_path / "ann.edf", oscillation(10.0, 20, 128.0, 19), TEN_TWENTY_OLD, 128.0)
+    raw = bytearray(path.read_bytes())
+    n = int(raw[252:256])
+    labels = [raw[256 + 16 * i : 256 + 16 * i + 16].decode().strip() for i in range(n)]
+    assert labels[-1] == "EDF Annotations"
+    from domains.eeg.io import check_edf_header
+
+    _patch_signal_field(path, 216, n - 1, b"120000")  # a long annotation signal (the file is then short)
+    with pytest.raises(InputError, match="truncated") as err:
+        check_edf_header(path, "edf")
+    assert "sampling rate" not in str(err.value)
