@@ -11,7 +11,6 @@ Every failure on bad input raises :class:`jepa_core.errors.InputError` naming th
 from __future__ import annotations
 
 import tokenize
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,12 +126,22 @@ class _CloudHeader:
     n: int  # points declared
     row: int | None  # bytes per point of a fixed-size binary body, else None
     length: int  # header bytes
-    values: int | None  # numbers per point of an ASCII body, else None
-    more: bool  # PLY: other elements (faces, ...) follow the vertices
+    values: int | None  # numbers per point (line) of an ASCII body, else None
+    xyz: tuple[int, int, int]  # ASCII: column of x, y, z in a line
+    dtype: np.dtype | None  # binary: one point's record (fields x, y, z among others), else None
+
+
+_PLY_TYPES = {"char": "i1", "uchar": "u1", "int8": "i1", "uint8": "u1", "short": "i2", "ushort": "u2", "int16": "i2",
+              "uint16": "u2", "int": "i4", "uint": "u4", "int32": "i4", "uint32": "u4", "float": "f4",
+              "float32": "f4", "double": "f8", "float64": "f8"}  # fmt: skip
+_PCD_TYPES = {("F", "4"): "f4", ("F", "8"): "f8", ("I", "1"): "i1", ("I", "2"): "i2", ("I", "4"): "i4", ("I", "8"): "i8",
+              ("U", "1"): "u1", ("U", "2"): "u2", ("U", "4"): "u4", ("U", "8"): "u8"}  # fmt: skip
 
 
 def _cloud_header(path: Path) -> _CloudHeader:
-    """What a PCD or PLY header declares: points, body layout and header length."""
+    """What a PCD or PLY header declares: points, body layout and header length. Layouts whose points open3d may
+    misread without an error are refused: a PCD DATA kind other than ascii/binary/binary_compressed, and a PLY
+    whose vertex element is not the first or holds list properties."""
     kind = path.suffix.lower().lstrip(".").upper()
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
@@ -146,54 +155,78 @@ def _cloud_header(path: Path) -> _CloudHeader:
         if kind == "PCD":
             fields = {ln[0].upper(): ln[1:] for ln in lines if not ln[0].startswith("#")}
             n = int(fields["POINTS"][0])
-            binary = fields["DATA"][0].lower() == "binary"
-            counts = [int(c) for c in fields.get("COUNT", ["1"] * len(fields["SIZE"]))]
-            row = sum(int(sz) * c for sz, c in zip(fields["SIZE"], counts, strict=True)) if binary else None
-            ascii_body = fields["DATA"][0].lower() == "ascii"
-            values, more = (sum(counts) if ascii_body else None), False
+            data = fields["DATA"][0].lower()
+            if data not in ("ascii", "binary", "binary_compressed"):
+                raise InputError(path, f"PCD DATA {fields['DATA'][0]!r}: expected ascii, binary or binary_compressed")
             names = [f.lower() for f in fields.get("FIELDS", [])]
+            sizes, types = fields["SIZE"], fields["TYPE"]
+            counts = [int(c) for c in fields.get("COUNT", ["1"] * len(sizes))]
+            if not len(names) == len(sizes) == len(types) == len(counts):
+                raise ValueError("FIELDS, SIZE, TYPE and COUNT differ in length")
+            row = sum(int(sz) * c for sz, c in zip(sizes, counts, strict=True)) if data == "binary" else None
+            values = sum(counts) if data == "ascii" else None
+            columns = np.cumsum([0, *counts])
+            xyz = tuple(int(columns[names.index(a)]) for a in "xyz") if {"x", "y", "z"} <= set(names) else (0, 1, 2)
+            dtype = None
+            if data == "binary":
+                dtype = np.dtype([(f"{name}_{i}", _PCD_TYPES[(t.upper(), sz)], (c,))
+                                  for i, (name, sz, t, c) in enumerate(zip(names, sizes, types, counts, strict=True))])  # fmt: skip
         else:
-            vertex = [i for i, ln in enumerate(lines) if ln[:2] == ["element", "vertex"]]
+            elements = [i for i, ln in enumerate(lines) if ln[0] == "element"]
+            vertex = [i for i in elements if lines[i][:2] == ["element", "vertex"]]
+            if vertex and elements[0] != vertex[0]:
+                raise InputError(
+                    path, f"PLY element {lines[elements[0]][1]!r} comes before the vertices: not supported"
+                )
             n = int(lines[vertex[0]][2])
             props = []
             for ln in lines[vertex[0] + 1 :]:
                 if ln[0] != "property":
                     break
                 props.append(ln)
-            binary = any(ln[:2] == ["format", "binary_little_endian"] or ln[:2] == ["format", "binary_big_endian"]
-                         for ln in lines)  # fmt: skip
-            row = sum(_PLY_SIZES[p[1]] for p in props) if binary and all(p[1] != "list" for p in props) else None
-            ascii_body = any(ln[:2] == ["format", "ascii"] for ln in lines)
-            values = len(props) if ascii_body and all(p[1] != "list" for p in props) else None
-            more = sum(ln[0] == "element" for ln in lines) > 1
+            if any(p[1] == "list" for p in props):
+                raise InputError(path, "PLY vertex element with a list property: not supported")
+            fmt = next((ln[1] for ln in lines if ln[0] == "format"), "")
             names = [p[-1].lower() for p in props]
-    except (KeyError, IndexError, ValueError) as err:
+            binary = fmt in ("binary_little_endian", "binary_big_endian")
+            row = sum(_PLY_SIZES[p[1]] for p in props) if binary else None
+            values = len(props) if fmt == "ascii" else None
+            xyz = tuple(names.index(a) for a in "xyz") if {"x", "y", "z"} <= set(names) else (0, 1, 2)
+            order = "<" if fmt == "binary_little_endian" else ">"
+            dtype = np.dtype([(f"{name}_{i}", order + _PLY_TYPES[p[1]]) for i, (name, p) in enumerate(zip(names, props, strict=True))]) if binary else None  # fmt: skip
+    except (KeyError, IndexError, ValueError, TypeError) as err:
+        if isinstance(err, InputError):
+            raise
         raise InputError(path, f"not a {kind} file: broken header ({type(err).__name__}: {err})") from None
     if n < 0:
         raise InputError(path, f"header declares {n} points")
     if not {"x", "y", "z"} <= set(names):  # open3d would hand back uninitialised positions
         raise InputError(path, f"the header declares no x, y, z fields (fields: {', '.join(names) or 'none'})")
-    return _CloudHeader(n=n, row=row, length=end, values=values, more=more)
+    return _CloudHeader(n=n, row=row, length=end, values=values, xyz=xyz, dtype=dtype)
 
 
-def _check_ascii_body(path: Path, head: _CloudHeader) -> None:
-    """An ASCII body must hold the declared points' numbers: open3d reads a short or malformed one without an
-    error and leaves the rows it could not parse as uninitialised memory (values up to 1e38, new on each read)."""
-    need = head.n * head.values
+def _file_xyz(path: Path, head: _CloudHeader) -> np.ndarray | None:
+    """The x, y, z the body holds, read with numpy to check open3d's reading against: open3d reads a short or
+    malformed body without an error and leaves what it could not parse as uninitialised memory (values up to
+    1e38, new on each read). None for compressed bodies. Shape: (n, 3) float32."""
+    if head.dtype is not None:
+        rows = np.frombuffer(path.read_bytes(), dtype=head.dtype, count=head.n, offset=head.length)
+        names = head.dtype.names
+        cols = [next(nm for nm in names if nm.rsplit("_", 1)[0] == a) for a in "xyz"]
+        return np.stack([rows[c].reshape(head.n, -1)[:, 0] for c in cols], axis=1).astype(np.float32)
+    if head.values is None:
+        return None
+    lines = [ln for ln in path.read_bytes()[head.length :].decode("latin-1").splitlines() if ln.strip()][: head.n]
+    short = [i for i, ln in enumerate(lines) if len(ln.split()) != head.values]
+    if len(lines) < head.n or short:
+        where = f"point {short[0]} has {len(lines[short[0]].split())}" if short else f"only {len(lines)} points"
+        raise InputError(path, f"the header declares {head.n} points of {head.values} values; {where}")
     try:
-        with warnings.catch_warnings():  # older numpy warns and stops at the first token that is no number
-            warnings.simplefilter("error", DeprecationWarning)
-            numbers = np.fromstring(path.read_bytes()[head.length :].decode("latin-1"), dtype=np.float64, sep=" ")
-    except (ValueError, DeprecationWarning):
-        raise InputError(
-            path, f"the body of {head.n} points of {head.values} values holds something that is not a number"
-        ) from None
-    if len(numbers) < need or (len(numbers) != need and not head.more):
-        raise InputError(
-            path,
-            f"the header declares {head.n} points of {head.values} values ({need} numbers) but the body holds "
-            f"{len(numbers)} readable numbers: truncated, or a row holds something that is not a number",
-        )
+        numbers = np.array(" ".join(lines).split(), dtype=np.float64).reshape(head.n, head.values)
+    except ValueError:
+        raise InputError(path, f"a point of the {head.n} holds something that is not a number") from None
+    with np.errstate(over="ignore"):
+        return numbers[:, list(head.xyz)].astype(np.float32)
 
 
 def _read_open3d(path: Path, max_bytes: int) -> np.ndarray:
@@ -205,8 +238,7 @@ def _read_open3d(path: Path, max_bytes: int) -> np.ndarray:
     if row is not None and path.stat().st_size - head.length < n * row:
         held = (path.stat().st_size - head.length) // row
         raise InputError(path, f"truncated: the header declares {n} points but the file holds {held}")
-    if head.values is not None:
-        _check_ascii_body(path, head)
+    expected = _file_xyz(path, head)
     try:
         import open3d as o3d
     except ImportError:
@@ -220,6 +252,9 @@ def _read_open3d(path: Path, max_bytes: int) -> np.ndarray:
     xyz = pcd.point["positions"].numpy().astype(np.float32)
     if len(xyz) != n:
         raise InputError(path, f"the header declares {n} points but {len(xyz)} were read")
+    if expected is not None and not np.allclose(xyz, expected, rtol=1e-6, atol=1e-6, equal_nan=True):
+        bad = int((~np.isclose(xyz, expected, rtol=1e-6, atol=1e-6, equal_nan=True)).any(axis=1).sum())
+        raise InputError(path, f"{bad} of {n} points read by open3d differ from the file's: a malformed body")
     intensity = np.zeros((len(xyz), 1), np.float32)
     for key in ("intensity", "intensities", "reflectance"):
         if key in pcd.point:
@@ -287,6 +322,8 @@ def read_calib(path: str | Path) -> dict[str, np.ndarray]:
         raise InputError(path, "needs R0_rect (9 values) and Tr_velo_to_cam (12 values)")
     if not (np.isfinite(r0).all() and np.isfinite(tr).all()):
         raise InputError(path, "R0_rect or Tr_velo_to_cam holds NaN or infinite values")
+    if max(np.abs(r0).max(), np.abs(tr).max()) > 1e3:  # rotations hold |v| <= 1, translations metres
+        raise InputError(path, "R0_rect or Tr_velo_to_cam holds values beyond +-1000: not a rotation and offset")
     r0, tr = r0.reshape(3, 3), tr.reshape(3, 4)
     for name, m in (("R0_rect", r0), ("Tr_velo_to_cam", tr[:, :3])):
         if abs(np.linalg.det(m)) < 1e-6:  # a rotation has determinant 1: this one cannot be inverted

@@ -172,7 +172,7 @@ def test_ascii_clouds_read_whole_or_not_at_all(tmp_path, ext):
     body = path.read_bytes()
     cut = tmp_path / f"cut{ext}"
     cut.write_bytes(body[: len(body) * 2 // 3])
-    with pytest.raises(InputError, match=r"cut\..*declares 300 points of 4 values \(1200 numbers\) but the body holds"):
+    with pytest.raises(InputError, match=r"cut\..*declares 300 points of 4 values; (point \d+ has \d|only \d+ points)"):
         read_points(cut)
     lines = body.split(b"\n")
     lines[-40] = b"1.0 2.0 oops 0.5"
@@ -180,6 +180,39 @@ def test_ascii_clouds_read_whole_or_not_at_all(tmp_path, ext):
     bad.write_bytes(b"\n".join(lines))
     with pytest.raises(InputError, match=r"is not a number"):
         read_points(bad)
+    lines[-40] = b"1.0 2.0 1e39 0.5"  # beyond float32: open3d cannot parse it either
+    bad.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"bad\..*: (\d+ of 300 points .* differ from the file's|.*NaN or infinite)"):
+        read_points(bad)
+
+
+def test_cloud_layouts_open3d_may_misread_are_refused(tmp_path):
+    pytest.importorskip("open3d")
+    pcd = tmp_path / "odd.pcd"
+    pcd.write_text(
+        "# .PCD v0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 1\nHEIGHT 1\nPOINTS 1\nDATA -300\n1 2 3\n"
+    )
+    with pytest.raises(InputError, match=r"odd\.pcd: PCD DATA '-300': expected ascii, binary or binary_compressed"):
+        read_points(pcd)
+    head = "ply\nformat ascii 1.0\n{}end_header\n"
+    vertex = "element vertex 2\nproperty float x\nproperty float y\nproperty float z\n"
+    face = "element face 1\nproperty list uchar int vertex_indices\n"
+    (tmp_path / "faces_first.ply").write_text(head.format(face + vertex) + "3 0 1 1\n0 0 0\n1 1 1\n")
+    with pytest.raises(InputError, match=r"faces_first\.ply: PLY element 'face' comes before the vertices"):
+        read_points(tmp_path / "faces_first.ply")
+    listed = vertex + "property list uchar float extra\n"
+    (tmp_path / "listed.ply").write_text(head.format(listed) + "0 0 0 1 5\n1 1 1 1 5\n")
+    with pytest.raises(InputError, match=r"listed\.ply: PLY vertex element with a list property"):
+        read_points(tmp_path / "listed.ply")
+    (tmp_path / "faces_after.ply").write_text(head.format(vertex + face) + "0 0 0\n1 1 2\n3 0 1 1\n")
+    np.testing.assert_array_equal(read_points(tmp_path / "faces_after.ply")[:, :3], [[0, 0, 0], [1, 1, 2]])
+
+
+def test_binary_ply_is_checked_against_its_bytes(tmp_path):
+    """A binary body read with numpy must give open3d's points: one way to see an uninitialised read."""
+    pytest.importorskip("open3d")
+    path = write_points(tmp_path / "b.ply", _cloud(100))
+    np.testing.assert_allclose(read_points(path), _cloud(100), atol=1e-6)
 
 
 def test_cloud_header_without_x_y_z(tmp_path):
@@ -217,3 +250,14 @@ def test_singular_calibration_and_nan_boxes_are_clear_errors(tmp_path):
     (tmp_path / "nan.txt").write_text(" ".join(first) + "\n")
     with pytest.raises(InputError, match=r"nan\.txt: NaN or infinite box field"):
         read_object_labels(tmp_path / "nan.txt", calib)
+
+
+def test_calibration_with_absurd_values_is_refused(tmp_path):
+    calib = next((OBJ / "calib").glob("*.txt"))
+    text = calib.read_text()
+    row = next(ln for ln in text.splitlines() if ln.startswith("R0_rect"))
+    values = row.split()
+    values[6] = "1e308"  # finite, but the inverse of R0 @ Tr is NaN
+    (tmp_path / "huge.txt").write_text(text.replace(row, " ".join(values)))
+    with pytest.raises(InputError, match=r"huge\.txt: R0_rect or Tr_velo_to_cam holds values beyond"):
+        read_calib(tmp_path / "huge.txt")
