@@ -128,3 +128,15 @@ def get_domain(name: str) -> Domain:
     except ModuleNotFoundError as err:
         raise ValueError(f"unknown domain {name!r} ({err})") from None
     return module.DOMAIN
+
+
+def window_item(x: Any, record_id: str, source: Any, start: int, rate: float) -> dict:
+    """One window as ``Domain.iter_windows`` yields it: ``start`` in samples at ``rate`` (per second)."""
+    return {
+        "x": x,
+        "record_id": record_id,
+        "source": str(source),
+        "start": start,
+        "start_s": start / rate,
+        "rate": rate,
+    }

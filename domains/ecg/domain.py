@@ -13,7 +13,7 @@ from domains.ecg.config import EcgPretrainConfig, window_samples
 from domains.ecg.dataset import EcgWindows
 from domains.ecg.io import find_records, read_record, to_lead_slots
 from jepa_core.data import filter_by_name
-from jepa_core.domain import Domain
+from jepa_core.domain import Domain, window_item
 from jepa_core.errors import InputError
 from jepa_core.layers.tokenizers import PatchEmbed1D, Tokenizer
 from jepa_core.masking import BlockMask1D, MaskSampler
@@ -103,14 +103,7 @@ class EcgDomain(Domain):
                 yield {"record_id": path.name, "error": str(err)}
                 continue
             for start, x in cut_windows(signal, win, stride):
-                yield {
-                    "x": x,
-                    "record_id": rec.record_id,
-                    "source": str(path),
-                    "start": start,
-                    "start_s": start / d.fs,
-                    "rate": d.fs,
-                }
+                yield window_item(x, rec.record_id, path, start, d.fs)
 
 
 def _records_or_errors(source: Any) -> Iterator[Path | dict]:

@@ -15,7 +15,7 @@ from domains.eeg.io import find_recordings
 from domains.eeg.targets import TARGETS, SpectralTargets
 from jepa_core.config import ConfigError
 from jepa_core.data import filter_by_name
-from jepa_core.domain import Domain
+from jepa_core.domain import Domain, window_item
 from jepa_core.errors import InputError
 from jepa_core.layers.tokenizers import Tokenizer, Tubelet3D
 from jepa_core.masking import MaskMixture, MaskSampler, MultiBlockMask
@@ -133,14 +133,7 @@ class EegDomain(Domain):
                 signal, _ = model_slots(rec, d)
                 for start in window_starts(signal.shape[1], win, stride):
                     x = to_video(signal[:, start : start + win], frame, slots)
-                    yield {
-                        "x": x,
-                        "record_id": rec.record_id,
-                        "source": str(path),
-                        "start": start,
-                        "start_s": start / d.fs,
-                        "rate": d.fs,
-                    }
+                    yield window_item(x, rec.record_id, path, start, d.fs)
 
 
 DOMAIN = EegDomain()

@@ -15,7 +15,7 @@ from domains.lidar.encoder import BEVEncoder, SparseBEVTokenizer
 from domains.lidar.io import read_points
 from domains.lidar.model import BEVJEPA, BEVCellMask, ConvPredictor
 from domains.lidar.voxel import crop_to_range, pad_points
-from jepa_core.domain import Domain
+from jepa_core.domain import Domain, window_item
 from jepa_core.errors import InputError
 from jepa_core.masking import MaskSampler
 
@@ -125,14 +125,7 @@ class LidarDomain(Domain):
                 except InputError as err:
                     yield {"record_id": path.stem, "error": str(err)}
                     continue
-                yield {
-                    "x": x,
-                    "record_id": path.stem,
-                    "source": str(path),
-                    "start": 0,
-                    "start_s": 0.0,
-                    "rate": SCAN_RATE_HZ,
-                }
+                yield window_item(x, path.stem, path, 0, SCAN_RATE_HZ)
 
 
 DOMAIN = LidarDomain()

@@ -16,7 +16,7 @@ from domains.sar.dataset import SarChips, load_chip, select_images
 from domains.sar.io import find_images, sample_id
 from domains.sar.masking import LocalWindowMask
 from domains.sar.targets import GradientTargets, scaled_radii
-from jepa_core.domain import Domain
+from jepa_core.domain import Domain, window_item
 from jepa_core.errors import InputError
 from jepa_core.layers.tokenizers import PatchEmbed2D, Tokenizer
 from jepa_core.masking import MaskSampler
@@ -102,14 +102,7 @@ class SarDomain(Domain):
             except InputError as err:
                 yield {"record_id": sample_id(Path(path)), "error": str(err)}
                 continue
-            yield {
-                "x": torch.from_numpy(chip.x),
-                "record_id": sample_id(Path(path)),
-                "source": str(path),
-                "start": 0,
-                "start_s": 0.0,
-                "rate": 1.0,
-            }
+            yield window_item(torch.from_numpy(chip.x), sample_id(Path(path)), path, 0, 1.0)
 
 
 DOMAIN = SarDomain()
