@@ -82,6 +82,13 @@ def bev_image(z: np.ndarray, a: LidarAnalysis, title: str, boxes: list[Box3D], *
     return fig
 
 
+FG_NOTE = (
+    "A class-balanced linear probe: on held-out KITTI frames (bundled model) it marks a median 24% of occupied "
+    "cells p >= 0.5 where 1.5-11% are foreground (precision 0.05-0.30, AUROC 0.82-0.88). Read it as a ranking of "
+    "cells, not as detections."
+)
+
+
 def cloud_figure(a: LidarAnalysis) -> go.Figure:
     pts = a.points
     if len(pts) > MAX_3D_POINTS:
@@ -108,6 +115,7 @@ def show(a: LidarAnalysis, boxes: list[Box3D], has_probe: bool) -> None:
     if has_probe and a.fg_proba is not None:
         left.plotly_chart(bev_image(a.fg_proba, a, "foreground probability (linear probe)", boxes, colorscale="inferno",
                                     zmin=0, zmax=1, colorbar=dict(title="p(fg)")), width="stretch")  # fmt: skip
+        left.caption(FG_NOTE)
     else:
         left.info("This model directory has no foreground probe (fg_probe.json); run evaluate.py --save-probe.")
     right.plotly_chart(cloud_figure(a), width="stretch")

@@ -37,6 +37,7 @@ def test_bundled_scan_shows_bev_embedding_and_probe():
     assert 50 < occupied < int(metrics["occupied BEV cells"].split("/")[1])
     charts = at.get("plotly_chart")
     assert len(charts) == 4  # occupancy, embedding, foreground, 3-D
+    assert any("class-balanced linear probe" in c.value for c in at.caption)  # how to read the foreground map
 
 
 @pytest.mark.parametrize(
