@@ -284,7 +284,6 @@ class EcgAnalyser:
             notes.append(f"Only the first {self.max_duration_s / 60:g} min of the record were analysed.")
         beats, annotated, source = record_beats(path, record, notes)
         notes += beat_notes(record, beats, source)
-        lead_ii = "II" in record.leads  # without it the beat classes were already called indicative
         window, patch = window_samples(data), data.patch
         beat_emb = beat_embeddings(self.pre.encoder, slots, beats, window=window, patch=patch)  # (B, 2D)
         window_emb = window_embeddings(self.pre.encoder, slots, window=window, stride=window // 2)  # (W, D)
@@ -292,7 +291,7 @@ class EcgAnalyser:
         require_finite(path, window_emb, "window embeddings")
         beat_proba = self._predict(BEAT_TASK, beat_emb)
         rhythm_proba = self._predict(RHYTHM_TASK, window_emb.mean(axis=0, keepdims=True))[0]
-        notes += self._novelty_notes(beat_emb if lead_ii else beat_emb[:0], window_emb.mean(axis=0))
+        notes += self._novelty_notes(beat_emb, window_emb.mean(axis=0), lead_ii="II" in record.leads)
         analysis = EcgAnalysis(
             record=record, beats=beats, beat_source=source, beat_annotated=annotated, beat_proba=beat_proba,
             beat_pred=np.asarray(AAMI_CLASSES)[beat_proba.argmax(axis=1)], rhythm_proba=rhythm_proba,
@@ -301,11 +300,12 @@ class EcgAnalyser:
         analysis.maps = self.maps(analysis, map_method)
         return analysis
 
-    def _novelty_notes(self, beat_emb: np.ndarray, record_emb: np.ndarray) -> list[str]:
-        """Beats, or the record, unlike every labelled reference: the probes' classes mean little there."""
+    def _novelty_notes(self, beat_emb: np.ndarray, record_emb: np.ndarray, *, lead_ii: bool) -> list[str]:
+        """Beats, or the record, unlike every labelled reference: the probes' classes mean little there.
+        Without lead II the beats are not checked: ``beat_notes`` already called their classes indicative."""
         notes = []
         beats = self.novelty[BEAT_TASK]
-        novel = float(beats.is_novel(beat_emb).mean()) if len(beat_emb) else 0.0
+        novel = float(beats.is_novel(beat_emb).mean()) if lead_ii and len(beat_emb) else 0.0
         if novel > NOVEL_BEATS_FRACTION:
             notes.append(
                 f"{novel:.0%} of the beats lie farther from every labelled MIT-BIH reference beat than "

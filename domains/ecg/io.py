@@ -210,10 +210,10 @@ def _repair_nans(x: np.ndarray, where: Path) -> np.ndarray:
     Shape: x (L, T) -> (L, T).
     """
     with np.errstate(invalid="ignore"):
-        nan = ~(np.abs(x) <= MAX_ABS_PHYSICAL)  # NaN compares False: one test finds NaN, inf and absurd values
-    if not nan.any():
+        gap = ~(np.abs(x) <= MAX_ABS_PHYSICAL)  # NaN compares False: one test finds NaN, inf and absurd values
+    if not gap.any():
         return x
-    frac = nan.mean(axis=1)
+    frac = gap.mean(axis=1)
     if (frac == 1).all():
         raise InputError(
             where, f"every sample of every lead is NaN, infinite or beyond {MAX_ABS_PHYSICAL:g} (check the gains)"
@@ -226,7 +226,7 @@ def _repair_nans(x: np.ndarray, where: Path) -> np.ndarray:
     x = x.copy()
     t = np.arange(x.shape[1])
     for lead in np.flatnonzero(frac):
-        ok = ~nan[lead]
+        ok = ~gap[lead]
         x[lead] = np.interp(t, t[ok], x[lead, ok]) if ok.any() else 0.0
     return x
 

@@ -117,18 +117,18 @@ def _read_npy(path: Path, max_bytes: int) -> np.ndarray:
         raise InputError(path, f"not a readable .npy array ({str(err).splitlines()[0]})") from None
 
 
-_PLY_SIZES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,
-              "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class _CloudHeader:
     n: int  # points declared
-    row: int | None  # bytes per point of a fixed-size binary body, else None
     length: int  # header bytes
     values: int | None  # numbers per point (line) of an ASCII body, else None
-    xyz: tuple[int, int, int]  # ASCII: column of x, y, z in a line
-    dtype: np.dtype | None  # binary: one point's record (fields x, y, z among others), else None
+    xyz: tuple[int, int, int]  # ASCII: the columns of x, y, z in a line
+    dtype: np.dtype | None  # binary: one point's record, with fields "x", "y", "z" among others; else None
+
+    @property
+    def row(self) -> int | None:
+        """Bytes per point of a binary body, else None."""
+        return None if self.dtype is None else self.dtype.itemsize
 
 
 _PLY_TYPES = {"char": "i1", "uchar": "u1", "int8": "i1", "uint8": "u1", "short": "i2", "ushort": "u2", "int16": "i2",
@@ -136,6 +136,11 @@ _PLY_TYPES = {"char": "i1", "uchar": "u1", "int8": "i1", "uint8": "u1", "short":
               "float32": "f4", "double": "f8", "float64": "f8"}  # fmt: skip
 _PCD_TYPES = {("F", "4"): "f4", ("F", "8"): "f8", ("I", "1"): "i1", ("I", "2"): "i2", ("I", "4"): "i4", ("I", "8"): "i8",
               ("U", "1"): "u1", ("U", "2"): "u2", ("U", "4"): "u4", ("U", "8"): "u8"}  # fmt: skip
+
+
+def _field(name: str, i: int) -> str:
+    """A binary record's field name: x, y, z by name (what is checked), the others by position (names repeat)."""
+    return name if name in ("x", "y", "z") else f"f{i}"
 
 
 def _cloud_header(path: Path) -> _CloudHeader:
@@ -163,14 +168,11 @@ def _cloud_header(path: Path) -> _CloudHeader:
             counts = [int(c) for c in fields.get("COUNT", ["1"] * len(sizes))]
             if not len(names) == len(sizes) == len(types) == len(counts):
                 raise ValueError("FIELDS, SIZE, TYPE and COUNT differ in length")
-            row = sum(int(sz) * c for sz, c in zip(sizes, counts, strict=True)) if data == "binary" else None
+            columns = [int(c) for c in np.cumsum([0, *counts[:-1]])]  # first number of each field in a line
             values = sum(counts) if data == "ascii" else None
-            columns = np.cumsum([0, *counts])
-            xyz = tuple(int(columns[names.index(a)]) for a in "xyz") if {"x", "y", "z"} <= set(names) else (0, 1, 2)
-            dtype = None
-            if data == "binary":
-                dtype = np.dtype([(f"{name}_{i}", _PCD_TYPES[(t.upper(), sz)], (c,))
-                                  for i, (name, sz, t, c) in enumerate(zip(names, sizes, types, counts, strict=True))])  # fmt: skip
+            dtype = np.dtype([(_field(name, i), _PCD_TYPES[(t.upper(), sz)], (c,))
+                              for i, (name, sz, t, c) in enumerate(zip(names, sizes, types, counts, strict=True))]) \
+                if data == "binary" else None  # fmt: skip
         else:
             elements = [i for i, ln in enumerate(lines) if ln[0] == "element"]
             vertex = [i for i in elements if lines[i][:2] == ["element", "vertex"]]
@@ -188,12 +190,11 @@ def _cloud_header(path: Path) -> _CloudHeader:
                 raise InputError(path, "PLY vertex element with a list property: not supported")
             fmt = next((ln[1] for ln in lines if ln[0] == "format"), "")
             names = [p[-1].lower() for p in props]
-            binary = fmt in ("binary_little_endian", "binary_big_endian")
-            row = sum(_PLY_SIZES[p[1]] for p in props) if binary else None
+            columns = list(range(len(names)))
             values = len(props) if fmt == "ascii" else None
-            xyz = tuple(names.index(a) for a in "xyz") if {"x", "y", "z"} <= set(names) else (0, 1, 2)
-            order = "<" if fmt == "binary_little_endian" else ">"
-            dtype = np.dtype([(f"{name}_{i}", order + _PLY_TYPES[p[1]]) for i, (name, p) in enumerate(zip(names, props, strict=True))]) if binary else None  # fmt: skip
+            order = {"binary_little_endian": "<", "binary_big_endian": ">"}.get(fmt)
+            dtype = np.dtype([(_field(name, i), order + _PLY_TYPES[p[1]])
+                              for i, (name, p) in enumerate(zip(names, props, strict=True))]) if order else None  # fmt: skip
     except (KeyError, IndexError, ValueError, TypeError) as err:
         if isinstance(err, InputError):
             raise
@@ -202,7 +203,8 @@ def _cloud_header(path: Path) -> _CloudHeader:
         raise InputError(path, f"header declares {n} points")
     if not {"x", "y", "z"} <= set(names):  # open3d would hand back uninitialised positions
         raise InputError(path, f"the header declares no x, y, z fields (fields: {', '.join(names) or 'none'})")
-    return _CloudHeader(n=n, row=row, length=end, values=values, xyz=xyz, dtype=dtype)
+    xyz = tuple(columns[names.index(a)] for a in "xyz")
+    return _CloudHeader(n=n, length=end, values=values, xyz=xyz, dtype=dtype)
 
 
 def _file_xyz(path: Path, head: _CloudHeader) -> np.ndarray | None:
@@ -211,9 +213,7 @@ def _file_xyz(path: Path, head: _CloudHeader) -> np.ndarray | None:
     1e38, new on each read). None for compressed bodies. Shape: (n, 3) float32."""
     if head.dtype is not None:
         rows = np.frombuffer(path.read_bytes(), dtype=head.dtype, count=head.n, offset=head.length)
-        names = head.dtype.names
-        cols = [next(nm for nm in names if nm.rsplit("_", 1)[0] == a) for a in "xyz"]
-        return np.stack([rows[c].reshape(head.n, -1)[:, 0] for c in cols], axis=1).astype(np.float32)
+        return np.stack([rows[a].reshape(head.n, -1)[:, 0] for a in "xyz"], axis=1).astype(np.float32)
     if head.values is None:
         return None
     lines = [ln for ln in path.read_bytes()[head.length :].decode("latin-1").splitlines() if ln.strip()][: head.n]
