@@ -199,6 +199,7 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             f"truncated: the header declares {n_records} data records of {duration:g} s "
             f"but the file holds only {available} ({size} bytes)",
         )
+    _check_record_size(path, size - 256 * (n_signals + 1), n_records, record_bytes, width)
     wanted = set(channels) if channels is not None else None
     decoded = sum(1 for lab in labels if _may_map(lab, wanted)) if wanted is not None else n_signals - len(annotations)
     need = n_records * (max(per_record) * decoded * 4 + sum(per_record[i] for i in annotations) * width)
@@ -211,6 +212,24 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
     if _field(head, 192, 236).upper().startswith(("EDF+D", "BDF+D")) and annotations:
         _check_contiguous(path, n_records, duration, per_record, annotations[0], width, 256 * (n_signals + 1))
     return labels
+
+
+def _check_record_size(path: Path, data_bytes: int, n_records: int, record_bytes: int, width: int) -> None:
+    """Refuse data that are longer than the declared records by the same whole number of samples per record.
+
+    That is what a header whose samples per record understate the data looks like, and MNE would read such a
+    file with every record after the first shifted (garbage samples, no error). Whole extra records (a stale
+    record count: MNE reads the declared ones) and a few trailing bytes are left alone, as MNE does.
+    """
+    extra = data_bytes - n_records * record_bytes
+    if n_records < 2 or extra < width * n_records or extra % record_bytes == 0 or extra % (width * n_records):
+        return
+    raise InputError(
+        path,
+        f"the data are {extra} bytes longer than the {n_records} data records of {record_bytes} bytes the header "
+        f"declares: {extra // n_records} bytes more in every record, so the header's samples per record do not "
+        f"match the data",
+    )
 
 
 _RECORD_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")  # a data record's TAL starts with its onset

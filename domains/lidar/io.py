@@ -124,6 +124,7 @@ class _CloudHeader:
     values: int | None  # numbers per point (line) of an ASCII body, else None
     xyz: tuple[int, int, int]  # ASCII: the columns of x, y, z in a line
     dtype: np.dtype | None  # binary: one point's record, with fields "x", "y", "z" among others; else None
+    lines: int = 0  # ASCII: lines the body holds in all (a PLY's faces and other elements follow its vertices)
 
     @property
     def row(self) -> int | None:
@@ -170,6 +171,7 @@ def _cloud_header(path: Path) -> _CloudHeader:
                 raise ValueError("FIELDS, SIZE, TYPE and COUNT differ in length")
             columns = [int(c) for c in np.cumsum([0, *counts[:-1]])]  # first number of each field in a line
             values = sum(counts) if data == "ascii" else None
+            body_lines = n
             dtype = np.dtype([(_field(name, i), _PCD_TYPES[(t.upper(), sz)], (c,))
                               for i, (name, sz, t, c) in enumerate(zip(names, sizes, types, counts, strict=True))]) \
                 if data == "binary" else None  # fmt: skip
@@ -189,6 +191,7 @@ def _cloud_header(path: Path) -> _CloudHeader:
             if any(p[1] == "list" for p in props):
                 raise InputError(path, "PLY vertex element with a list property: not supported")
             fmt = next((ln[1] for ln in lines if ln[0] == "format"), "")
+            body_lines = sum(int(lines[i][2]) for i in elements)
             names = [p[-1].lower() for p in props]
             columns = list(range(len(names)))
             values = len(props) if fmt == "ascii" else None
@@ -204,7 +207,7 @@ def _cloud_header(path: Path) -> _CloudHeader:
     if not {"x", "y", "z"} <= set(names):  # open3d would hand back uninitialised positions
         raise InputError(path, f"the header declares no x, y, z fields (fields: {', '.join(names) or 'none'})")
     xyz = tuple(columns[names.index(a)] for a in "xyz")
-    return _CloudHeader(n=n, length=end, values=values, xyz=xyz, dtype=dtype)
+    return _CloudHeader(n=n, length=end, values=values, xyz=xyz, dtype=dtype, lines=body_lines)
 
 
 def _file_xyz(path: Path, head: _CloudHeader) -> np.ndarray | None:
@@ -216,7 +219,13 @@ def _file_xyz(path: Path, head: _CloudHeader) -> np.ndarray | None:
         return np.stack([rows[a].reshape(head.n, -1)[:, 0] for a in "xyz"], axis=1).astype(np.float32)
     if head.values is None:
         return None
-    lines = [ln for ln in path.read_bytes()[head.length :].decode("latin-1").splitlines() if ln.strip()][: head.n]
+    lines = [ln for ln in path.read_bytes()[head.length :].decode("latin-1").splitlines() if ln.strip()]
+    if head.n <= len(lines) < head.lines:  # a PLY's vertices would run into its faces (open3d reads them so)
+        raise InputError(
+            path, f"truncated: the header declares {head.lines} lines of vertices and other elements; the body holds "
+            f"{len(lines)}",
+        )
+    lines = lines[: head.n]
     short = [i for i, ln in enumerate(lines) if len(ln.split()) != head.values]
     if len(lines) < head.n or short:
         where = f"point {short[0]} has {len(lines[short[0]].split())}" if short else f"only {len(lines)} points"

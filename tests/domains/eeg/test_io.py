@@ -434,3 +434,20 @@ def test_the_annotation_signal_does_not_set_the_sampling_rate(tmp_path):
     with pytest.raises(InputError, match="truncated") as err:
         check_edf_header(path, "edf")
     assert "sampling rate" not in str(err.value)
+
+
+def test_samples_per_record_that_understate_the_data_are_refused(tmp_path):
+    """MNE reads such a header with every later record shifted (garbage, no error); whole extra records (a stale
+    record count: MNE reads every whole record in the file) and a few trailing bytes still read, as in MNE."""
+    path = write_edf(tmp_path / "spr.edf", oscillation(10.0, 20, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    good, body = read_eeg(path).signal, path.read_bytes()
+    n = int(body[252:256])
+    spr = int(body[256 + 216 * n + 8 * 3 : 256 + 216 * n + 8 * 4])
+    _patch_signal_field(path, 216, 3, str(spr - 4).encode())
+    with pytest.raises(InputError, match=r"spr\.edf: the data are \d+ bytes longer .* 8 bytes more in every record"):
+        read_eeg(path)
+    path.write_bytes(body + b"\0" * 7)  # trailing bytes: read as before
+    np.testing.assert_array_equal(read_eeg(path).signal, good)
+    records = int(body[236:244])
+    path.write_bytes(body[:236] + str(records - 2).encode().ljust(8) + body[244:])  # a stale record count
+    np.testing.assert_array_equal(read_eeg(path).signal, good)

@@ -206,6 +206,10 @@ def test_cloud_layouts_open3d_may_misread_are_refused(tmp_path):
         read_points(tmp_path / "listed.ply")
     (tmp_path / "faces_after.ply").write_text(head.format(vertex + face) + "0 0 0\n1 1 2\n3 0 1 1\n")
     np.testing.assert_array_equal(read_points(tmp_path / "faces_after.ply")[:, :3], [[0, 0, 0], [1, 1, 2]])
+    three = vertex.replace("vertex 2", "vertex 3")  # a vertex row is missing: its face line (3 numbers) would stand in
+    (tmp_path / "short.ply").write_text(head.format(three + face) + "0 0 0\n1 1 2\n2 0 1\n")
+    with pytest.raises(InputError, match=r"short\.ply: truncated: the header declares 4 lines .* the body holds 3"):
+        read_points(tmp_path / "short.ply")
 
 
 def test_binary_ply_is_checked_against_its_bytes(tmp_path):
