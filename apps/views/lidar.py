@@ -62,7 +62,7 @@ def bundled_frames() -> dict[str, list[Box3D]]:
     return out
 
 
-def bev_image(z: np.ndarray, a: LidarAnalysis, title: str, boxes: list[Box3D], **heat) -> go.Figure:
+def bev_image(z: np.ndarray, a: LidarAnalysis, boxes: list[Box3D], **heat) -> go.Figure:
     """A (H, W) or (H, W, 3) BEV map, x forward to the right, y left upwards, with box outlines."""
     x0, x1, y0, y1 = a.extent
     h, w = z.shape[:2]
@@ -76,7 +76,7 @@ def bev_image(z: np.ndarray, a: LidarAnalysis, title: str, boxes: list[Box3D], *
         c = box_corners_bev(b)
         fig.add_trace(go.Scatter(x=c[:, 0], y=c[:, 1], mode="lines", name=b.cls, showlegend=False,
                                  line=dict(color=BOX_COLOURS.get(b.cls, "white"), width=2), hoverinfo="name"))  # fmt: skip
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=35, b=10), title=title,
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),  # t: room for the toolbar
                       xaxis=dict(title="x forward (m)", range=[x0, x1]),
                       yaxis=dict(title="y left (m)", range=[y0, y1], scaleanchor="x"))  # fmt: skip
     return fig
@@ -95,7 +95,7 @@ def cloud_figure(a: LidarAnalysis) -> go.Figure:
         pts = pts[np.random.default_rng(0).choice(len(pts), MAX_3D_POINTS, replace=False)]
     fig = go.Figure(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers",
                                  marker=dict(size=1.5, color=pts[:, 2], colorscale="viridis")))  # fmt: skip
-    fig.update_layout(height=420, margin=dict(l=0, r=0, t=30, b=0), title=f"3-D view ({len(pts)} points shown)",
+    fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0),
                       scene=dict(aspectmode="data", xaxis_title="x fwd", yaxis_title="y left", zaxis_title="z up"))  # fmt: skip
     return fig
 
@@ -107,17 +107,19 @@ def show(a: LidarAnalysis, boxes: list[Box3D], has_probe: bool) -> None:
     cols[2].metric("occupied BEV cells", f"{int((a.occupancy > 0).sum())} / {a.occupancy.size}")
     left, right = st.columns(2)
     occ = np.where(a.occupancy > 0, np.log1p(a.occupancy), np.nan)
-    left.plotly_chart(bev_image(occ, a, "BEV occupancy (log points per cell)", boxes, colorscale="gray_r",
-                                colorbar=dict(title="log(1+n)")), width="stretch")  # fmt: skip
-    right.plotly_chart(bev_image(a.embedding_rgb, a, "BEV embedding (PCA of cell embeddings as RGB)", boxes),
-                       width="stretch")  # fmt: skip
+    left.markdown("**BEV occupancy (log points per cell)**")  # titles above the charts: inside, the toolbar covers them
+    left.plotly_chart(bev_image(occ, a, boxes, colorscale="gray_r", colorbar=dict(title="log(1+n)")), width="stretch")
+    right.markdown("**BEV embedding (PCA of cell embeddings as RGB)**")
+    right.plotly_chart(bev_image(a.embedding_rgb, a, boxes), width="stretch")
     left, right = st.columns(2)
     if has_probe and a.fg_proba is not None:
-        left.plotly_chart(bev_image(a.fg_proba, a, "foreground probability (linear probe)", boxes, colorscale="inferno",
-                                    zmin=0, zmax=1, colorbar=dict(title="p(fg)")), width="stretch")  # fmt: skip
+        left.markdown("**Foreground probability (linear probe)**")
+        left.plotly_chart(bev_image(a.fg_proba, a, boxes, colorscale="inferno", zmin=0, zmax=1,
+                                    colorbar=dict(title="p(fg)")), width="stretch")  # fmt: skip
         left.caption(FG_NOTE)
     else:
         left.info("This model directory has no foreground probe (fg_probe.json); run evaluate.py --save-probe.")
+    right.markdown(f"**3-D view ({min(len(a.points), MAX_3D_POINTS):,} points shown)**")
     right.plotly_chart(cloud_figure(a), width="stretch")
     st.caption("Boxes: labelled KITTI objects (when the scan has labels). Frame: x forward, y left, z up.")
 

@@ -44,7 +44,7 @@ def analyse_upload(model_dir: str, name: str, content: bytes, band: str | None) 
 def image_figure(a: SarAnalysis) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=a.chip.db, colorscale="gray", colorbar=dict(title="dB re median"),
                                hovertemplate="x %{x}, y %{y}: %{z:.1f} dB<extra></extra>"))  # fmt: skip
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title=f"band {a.chip.band}, dB")
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10))
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
     return fig
 
@@ -56,7 +56,7 @@ def gradient_figure(a: SarAnalysis) -> go.Figure:
         fig.add_trace(go.Heatmap(z=g, colorscale="viridis", zmin=0, zmax=vmax, showscale=i == len(a.radii),
                                  colorbar=dict(title="|G|"), hovertemplate="%{z:.2f}<extra></extra>"), row=1, col=i)  # fmt: skip
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=60, b=10))  # t: subplot titles below the toolbar
     return fig
 
 
@@ -68,8 +68,7 @@ def map_figure(a: SarAnalysis) -> go.Figure:
                                    marker=dict(color=colour, size=6, opacity=0.6)))  # fmt: skip
     fig.add_trace(go.Scatter(x=[a.map_xy[0]], y=[a.map_xy[1]], mode="markers", name="this chip",
                              marker=dict(symbol="star", size=20, color="black", line=dict(color="white", width=1))))  # fmt: skip
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="PC 1", yaxis_title="PC 2",
-                      title="embedding on MSTAR training references (PCA)")  # fmt: skip
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
     return fig
 
 
@@ -82,7 +81,10 @@ def show(a: SarAnalysis) -> None:
         hide_index=True,
     )
     left, right = st.columns(2)
+    band = a.chip.band if str(a.chip.band).lower().startswith("band") else f"band {a.chip.band}"
+    left.markdown(f"**{band}, dB re the chip's median**")  # titles above the charts: inside, the toolbar covers them
     left.plotly_chart(image_figure(a), width="stretch")
+    right.markdown("**Embedding on the MSTAR training references (PCA)**")
     right.plotly_chart(map_figure(a), width="stretch")
     st.subheader("SAR-JEPA targets: ratio-of-averages gradient magnitude per scale")
     st.plotly_chart(gradient_figure(a), width="stretch")
