@@ -222,7 +222,8 @@ def _file_xyz(path: Path, head: _CloudHeader) -> np.ndarray | None:
     lines = [ln for ln in path.read_bytes()[head.length :].decode("latin-1").splitlines() if ln.strip()]
     if head.n <= len(lines) < head.lines:  # a PLY's vertices would run into its faces (open3d reads them so)
         raise InputError(
-            path, f"truncated: the header declares {head.lines} lines of vertices and other elements; the body holds "
+            path,
+            f"truncated: the header declares {head.lines} lines of vertices and other elements; the body holds "
             f"{len(lines)}",
         )
     lines = lines[: head.n]
