@@ -127,6 +127,17 @@ def build(root: Path) -> list[Case]:
         ),
         Case("samples-zero", _write(r, "samples_zero.edf", _signal_field(b(), ns, 216, 8, 0)), "header", "samples 0"),
         Case(
+            "samples-understated",  # MNE reads it with every record after the first shifted
+            _write(
+                r,
+                "samples_understated.edf",
+                _set(b(), 256 + 216 * ns, 8, int(base[256 + 216 * ns : 264 + 216 * ns]) - 10),
+            ),
+            "header",
+            r"the data are 200 bytes longer than the 10 data records .* 20 bytes more in every record",
+        ),
+        Case("trailing-bytes", _write(r, "trailing_bytes.edf", base + b"\0" * 7), "header", None, checks=("finite",)),
+        Case(
             "physical-range-zero",
             _write(r, "phys_zero.edf", _signal_field(_signal_field(b(), ns, 104, 8, 100), ns, 112, 8, 100)),
             "header",

@@ -36,6 +36,17 @@ def _open3d(root: Path, name: str, points: np.ndarray) -> Path:
     return write_points(root / name, points)
 
 
+def _ascii_mesh(points: np.ndarray, faces: int, drop_vertex: bool = False) -> bytes:
+    """An ASCII PLY mesh: x, y, z, intensity vertices, then triangles; ``drop_vertex`` leaves the last vertex row out."""
+    head = (
+        f"ply\nformat ascii 1.0\nelement vertex {len(points)}\nproperty float x\nproperty float y\n"
+        f"property float z\nproperty float intensity\nelement face {faces}\n"
+        "property list uchar int vertex_indices\nend_header\n"
+    )
+    rows = [" ".join(f"{v:.6g}" for v in p) for p in points[: len(points) - drop_vertex]]
+    return (head + "\n".join(rows + ["3 0 1 2"] * faces) + "\n").encode()
+
+
 def _las(root: Path, name: str, points: np.ndarray, keys: dict[int, int] | None = None) -> Path:
     from tests.domains.lidar.las_data import write_las
 
@@ -146,6 +157,13 @@ def build(root: Path) -> list[Case]:
             "exceeds the memory budget",
         ),
         Case("ply-nan", _open3d(r, "ply_nan.ply", nan[:2000]), "nonfinite", "points hold NaN"),
+        Case(
+            "ply-mesh-vertex-missing",  # open3d would take the first face (4 numbers) for the last vertex
+            _write(r, "mesh_short.ply", _ascii_mesh(pts[:50], faces=5, drop_vertex=True)),
+            "truncated",
+            r"truncated: the header declares 55 lines .* the body holds 54",
+        ),
+        Case("ply-mesh", _write(r, "mesh.ply", _ascii_mesh(pts[:50], faces=5)), "valid", None, checks=("finite",)),
         Case("png-as-pcd", _write(r, "png_named.pcd", png_bytes()), "wrong-ext", "not a PCD file"),
         Case(
             "e57-unsupported",
