@@ -281,6 +281,8 @@ st.markdown(f"**Record {rec.record_id}**: {rec.duration_s:.1f} s, leads {', '.jo
             f"{rec.fs_original:g} Hz (shown band-passed at {rec.fs:g} Hz).")  # fmt: skip
 for note in analysis.notes:
     st.warning(note)
+for line in analysis.info:
+    st.info(line)
 
 left, middle, right = st.columns([1, 3, 2])
 span = left.selectbox("Window (s)", [5, 10, 20, 30, 60], index=1)

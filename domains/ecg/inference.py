@@ -15,6 +15,7 @@ standardisation); the band-passed signal in physical units is kept for display.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from wfdb.processing import correct_peaks, gqrs_detect, xqrs_detect
 
 from domains.ecg.config import window_samples
 from domains.ecg.embed import beat_embed_dim, beat_embeddings, window_embeddings
-from domains.ecg.io import EcgRecord, read_record, robust_standardise, to_lead_slots
+from domains.ecg.io import EcgRecord, normalise_lead_name, read_record, robust_standardise, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError, require_finite
 from jepa_core.eval.references import (
@@ -56,6 +57,7 @@ BEAT_LEAD_NOTE = (
     "The beat probe was trained on MIT-BIH records that all hold lead II (MLII) and a chest lead; this record "
     "has no lead II (leads: {leads}), so its beat classes are indicative only."
 )
+MITBIH_CHEST_LEADS = ("V1", "V2", "V4", "V5")  # MIT-BIH's second lead (V1 in most records), after MLII
 NOVEL_BEATS_FRACTION = 0.5  # more of a record's beats than this far from every reference beat: say so
 DETECTED_RATE_BPM = (30.0, 240.0)  # detected beats outside this many per minute: the detector likely failed
 BUILDER = "python domains/ecg/build_app_assets.py"
@@ -74,7 +76,8 @@ class EcgAnalysis:
     beat_emb: np.ndarray  # (B, 2D)
     window_emb: np.ndarray  # (W, D) windows every half window
     maps: dict[str, EmbeddingMap] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings: where the output means less
+    info: list[str] = field(default_factory=list)  # how the record was read (e.g. which leads the probes read)
     beat_classes: tuple[str, ...] = AAMI_CLASSES
     rhythm_classes: tuple[str, ...] = CINC_CLASSES
 
@@ -223,6 +226,49 @@ def record_beats(path: Path, record: EcgRecord, notes: list[str]) -> tuple[np.nd
     return beats, None, "detected"
 
 
+def fitted_leads(leads: Sequence[str], task: str) -> tuple[str, ...] | None:
+    """The record's leads that match the ones ``task``'s probe was fitted on, or None to read every lead.
+
+    The encoder's tokens mix every lead slot, so a record with more leads than the probe's training records (a
+    12-lead ECG against MIT-BIH's two leads or CinC's one) moves the embeddings away from the probe's: it is read
+    through the fitted leads only. Beats: lead II and the first of V1, V2, V4, V5; rhythm: lead I. None where the
+    record lacks the probe's main lead (every lead is read; the notes say so) or holds no other lead.
+    """
+    if task == BEAT_TASK:
+        keep = ("II", *[v for v in MITBIH_CHEST_LEADS if v in leads][:1]) if "II" in leads else ()
+    else:
+        keep = ("I",) if "I" in leads else ()
+    return keep if keep and set(leads) - set(keep) else None
+
+
+def lead_view(slots: np.ndarray, lead_order: Sequence[str], keep: Sequence[str] | None) -> np.ndarray:
+    """``slots`` with every lead slot outside ``keep`` zeroed (``slots`` itself when ``keep`` is None).
+
+    Shape: (len(lead_order), T) -> the same.
+    """
+    if keep is None:
+        return slots
+    out = np.zeros_like(slots)
+    for i, name in enumerate(lead_order):
+        if normalise_lead_name(name) in keep:
+            out[i] = slots[i]
+    return out
+
+
+def lead_note(beat_leads: Sequence[str] | None, rhythm_leads: Sequence[str] | None) -> str:
+    """Which leads the probes read, where :func:`fitted_leads` chose some of the record's."""
+    parts = []
+    if beat_leads:
+        parts.append(f"the beat classes read lead{'s' if len(beat_leads) > 1 else ''} {' and '.join(beat_leads)}")
+    if rhythm_leads:
+        parts.append(f"the rhythm guess reads lead {' and '.join(rhythm_leads)}")
+    text = " and ".join(parts)
+    return (
+        f"{text[0].upper()}{text[1:]} only: the leads the probes were fitted on (MIT-BIH: lead II and a chest lead; "
+        "CinC 2017: one lead-I-like lead). The other leads are shown but not used by them."
+    )
+
+
 def beat_notes(record: EcgRecord, beats: np.ndarray, source: str) -> list[str]:
     """What the app should say about the beats it classifies: a record without lead II (the beat probe's
     training records all have it), and detected beats at an implausible rate (missed or doubled R peaks)."""
@@ -285,8 +331,11 @@ class EcgAnalyser:
         beats, annotated, source = record_beats(path, record, notes)
         notes += beat_notes(record, beats, source)
         window, patch = window_samples(data), data.patch
-        beat_emb = beat_embeddings(self.pre.encoder, slots, beats, window=window, patch=patch)  # (B, 2D)
-        window_emb = window_embeddings(self.pre.encoder, slots, window=window, stride=window // 2)  # (W, D)
+        beat_leads, rhythm_leads = fitted_leads(record.leads, BEAT_TASK), fitted_leads(record.leads, RHYTHM_TASK)
+        info = [lead_note(beat_leads, rhythm_leads)] if beat_leads or rhythm_leads else []
+        beat_view, rhythm_view = lead_view(slots, data.leads, beat_leads), lead_view(slots, data.leads, rhythm_leads)
+        beat_emb = beat_embeddings(self.pre.encoder, beat_view, beats, window=window, patch=patch)  # (B, 2D)
+        window_emb = window_embeddings(self.pre.encoder, rhythm_view, window=window, stride=window // 2)  # (W, D)
         require_finite(path, beat_emb, "beat embeddings")
         require_finite(path, window_emb, "window embeddings")
         beat_proba = self._predict(BEAT_TASK, beat_emb)
@@ -295,7 +344,7 @@ class EcgAnalyser:
         analysis = EcgAnalysis(
             record=record, beats=beats, beat_source=source, beat_annotated=annotated, beat_proba=beat_proba,
             beat_pred=np.asarray(AAMI_CLASSES)[beat_proba.argmax(axis=1)], rhythm_proba=rhythm_proba,
-            beat_emb=beat_emb, window_emb=window_emb, notes=notes,
+            beat_emb=beat_emb, window_emb=window_emb, notes=notes, info=info,
         )  # fmt: skip
         analysis.maps = self.maps(analysis, map_method)
         return analysis

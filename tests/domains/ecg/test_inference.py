@@ -282,3 +282,47 @@ def test_a_non_finite_embedding_is_an_input_error(analyser: EcgAnalyser, monkeyp
     monkeypatch.setattr(inference, "window_embeddings", lambda *a, **k: real(*a, **k) * np.nan)
     with pytest.raises(InputError, match=r"A00002: NaN or inf in the model's window embeddings for this input"):
         analyser.analyse(SAMPLE_DIR / "A00002")
+
+
+TWELVE = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+@pytest.mark.parametrize(
+    ("leads", "beat", "rhythm"),
+    [(("II", "V1"), None, None), (("I",), None, None), (TWELVE, ("II", "V1"), ("I",)), (("I", "II", "V5"), ("II", "V5"), ("I",)),
+     (("I", "V2", "V5"), None, ("I",)), (("II", "III"), ("II",), None)],
+)  # fmt: skip
+def test_fitted_leads_are_the_probes_training_leads(leads, beat, rhythm):
+    from domains.ecg.inference import fitted_leads
+
+    assert fitted_leads(leads, BEAT_TASK) == beat
+    assert fitted_leads(leads, RHYTHM_TASK) == rhythm
+
+
+def test_a_twelve_lead_record_is_read_through_the_leads_the_probes_were_fitted_on(analyser: EcgAnalyser, tmp_path):
+    """The tokens mix every lead slot: without the view, 10 more leads moved every beat of MIT-BIH 232 beyond the
+    bundled model's novelty threshold. With it, a 12-lead record whose II and V1 are 232's gets 232's beat classes,
+    and one whose lead I is CinC A00002's gets A00002's rhythm probabilities."""
+    rng = np.random.default_rng(0)
+
+    def write(name: str, fs: float, signal: np.ndarray, names) -> Path:
+        wfdb.wrsamp(name, fs=fs, units=["mV"] * len(names), sig_name=list(names), p_signal=signal,
+                    fmt=["16"] * len(names), adc_gain=[1000.0] * len(names), baseline=[0] * len(names),
+                    write_dir=str(tmp_path))  # fmt: skip
+        return tmp_path / name
+
+    ref = wfdb.rdrecord(str(SAMPLE_DIR / "232"), sampto=360 * 60).p_signal
+    twelve = 0.3 * rng.standard_normal((len(ref), 12)) + ref[:, :1]
+    twelve[:, 1], twelve[:, 6] = ref[:, 0], ref[:, 1]  # II and V1 are 232's MLII and V1
+    a = analyser.analyse(write("two", 360, ref, ("MLII", "V1")))
+    b = analyser.analyse(write("twelve", 360, twelve, TWELVE))
+    np.testing.assert_array_equal(a.beats, b.beats)
+    np.testing.assert_allclose(b.beat_proba, a.beat_proba, atol=1e-5)
+    assert not a.info and b.info == ["The beat classes read leads II and V1 and the rhythm guess reads lead I only: "
+                                     "the leads the probes were fitted on (MIT-BIH: lead II and a chest lead; "
+                                     "CinC 2017: one lead-I-like lead). The other leads are shown but not used by them."]  # fmt: skip
+    assert not np.allclose(b.rhythm_proba, a.rhythm_proba, atol=1e-3)  # lead I (noise here), not II and V1
+    cinc = wfdb.rdrecord(str(SAMPLE_DIR / "A00002")).p_signal[:, 0]
+    three = np.stack([cinc, 0.2 * rng.standard_normal(len(cinc)), -cinc], axis=1)
+    c = analyser.analyse(write("three", 300, three, ("I", "II", "V1")))
+    np.testing.assert_allclose(c.rhythm_proba, analyser.analyse(SAMPLE_DIR / "A00002").rhythm_proba, atol=1e-5)
