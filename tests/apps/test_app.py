@@ -43,11 +43,12 @@ def test_model_dir_comes_from_the_env_or_the_repository(monkeypatch: pytest.Monk
     assert ecg_model_dir() == DEFAULT_ECG_MODEL == REPO / "models" / "ecg-tiny"
 
 
-def test_home_page_links_to_the_ecg_page():
+def test_home_page_links_to_every_domain_page():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     _no_failures(at)
     assert at.title[0].value == "JEPA suite"
-    assert any("ECG" in link.label for link in at.get("page_link"))
+    labels = [link.label for link in at.get("page_link")]
+    assert [label.split(":")[0] for label in labels] == ["ECG", "EEG", "SAR", "LiDAR"], labels
 
 
 def test_ecg_page_analyses_bundled_samples():
