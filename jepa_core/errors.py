@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 
 class InputError(ValueError):
     """A file or record that cannot be used, with the file and the problem named.
@@ -22,8 +24,6 @@ def require_finite(path: str | Path, values, what: str = "embedding") -> None:
     """Raise :class:`InputError` if ``values`` (array-like) hold NaN or inf: the last guard between a model's
     output and a user, for inputs whose values the readers passed but the encoder cannot take (its squares
     overflow float32)."""
-    import numpy as np
-
     if not np.isfinite(np.asarray(values)).all():
         raise InputError(
             path, f"NaN or inf in the model's {what} for this input: its values are beyond what the model can take"

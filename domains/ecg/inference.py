@@ -26,7 +26,7 @@ from wfdb.processing import correct_peaks, gqrs_detect, xqrs_detect
 
 from domains.ecg.config import window_samples
 from domains.ecg.embed import beat_embed_dim, beat_embeddings, window_embeddings
-from domains.ecg.io import EcgRecord, normalise_lead_name, read_record, robust_standardise, to_lead_slots
+from domains.ecg.io import EcgRecord, lead_slot_indices, read_record, robust_standardise, to_lead_slots
 from domains.ecg.tasks import AAMI_CLASSES, CINC_CLASSES, load_beats
 from jepa_core.errors import InputError, require_finite
 from jepa_core.eval.references import (
@@ -166,7 +166,7 @@ def detect_beats(record: EcgRecord) -> np.ndarray:
     plausible. xqrs sometimes locks onto too high a threshold while learning: on 16 of the 1,000 CinC 2017
     records here it found under 30 beats a minute (A01624: 1 beat in 30 s, where gqrs finds 35); gqrs gave a
     plausible rate on 12 of them (the other 4 are labelled noisy or AF)."""
-    minutes = record.signal.shape[1] / record.fs / 60.0
+    minutes = record.duration_s / 60.0
     order = sorted(range(len(record.leads)), key=lambda i: (record.leads[i] != "II", i))
     found = np.zeros(0, dtype=np.int64)
     for lead in order:
@@ -249,9 +249,8 @@ def lead_view(slots: np.ndarray, lead_order: Sequence[str], keep: Sequence[str] 
     if keep is None:
         return slots
     out = np.zeros_like(slots)
-    for i, name in enumerate(lead_order):
-        if normalise_lead_name(name) in keep:
-            out[i] = slots[i]
+    for _, slot in lead_slot_indices(keep, lead_order):
+        out[slot] = slots[slot]
     return out
 
 
@@ -275,7 +274,7 @@ def beat_notes(record: EcgRecord, beats: np.ndarray, source: str) -> list[str]:
     notes = []
     if "II" not in record.leads:
         notes.append(BEAT_LEAD_NOTE.format(leads=", ".join(record.leads)))
-    minutes = record.signal.shape[1] / record.fs / 60.0
+    minutes = record.duration_s / 60.0
     if source == "detected" and minutes > 0:
         rate = len(beats) / minutes
         seen = f"{len(beats)} beats were detected in {minutes * 60:.0f} s ({rate:.0f} per minute)"

@@ -188,7 +188,7 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
         raise InputError(path, f"absurd sampling rate {rate:g} Hz in the header")
     width = 3 if kind == "bdf" else 2
     record_bytes = sum(per_record) * width
-    available = (size - 256 * (n_signals + 1)) // record_bytes
+    available = (size - header_bytes) // record_bytes
     if n_records == -1:  # EDF+ allows 'unknown' while recording; the file size decides
         n_records = available
     if n_records <= 0:
@@ -199,7 +199,7 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             f"truncated: the header declares {n_records} data records of {duration:g} s "
             f"but the file holds only {available} ({size} bytes)",
         )
-    _check_record_size(path, size - 256 * (n_signals + 1), n_records, record_bytes, width)
+    _check_record_size(path, size - header_bytes, n_records, record_bytes, width)
     wanted = set(channels) if channels is not None else None
     decoded = sum(1 for lab in labels if _may_map(lab, wanted)) if wanted is not None else n_signals - len(annotations)
     need = n_records * (max(per_record) * decoded * 4 + sum(per_record[i] for i in annotations) * width)
@@ -210,7 +210,7 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             f"exceeds the memory budget ({MAX_BYTES / 1024**3:g} GiB)",
         )
     if _field(head, 192, 236).upper().startswith(("EDF+D", "BDF+D")) and annotations:
-        _check_contiguous(path, n_records, duration, per_record, annotations[0], width, 256 * (n_signals + 1))
+        _check_contiguous(path, n_records, duration, per_record, annotations[0], width, header_bytes)
     return labels
 
 
@@ -219,7 +219,8 @@ def _check_record_size(path: Path, data_bytes: int, n_records: int, record_bytes
 
     That is what a header whose samples per record understate the data looks like, and MNE would read such a
     file with every record after the first shifted (garbage samples, no error). Whole extra records (a stale
-    record count: MNE reads the declared ones) and a few trailing bytes are left alone, as MNE does.
+    record count: MNE infers the count from the file size and reads them all) and a few trailing bytes are left
+    alone, as MNE reads them.
     """
     extra = data_bytes - n_records * record_bytes
     if n_records < 2 or extra < width * n_records or extra % record_bytes == 0 or extra % (width * n_records):

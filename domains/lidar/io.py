@@ -124,7 +124,7 @@ class _CloudHeader:
     values: int | None  # numbers per point (line) of an ASCII body, else None
     xyz: tuple[int, int, int]  # ASCII: the columns of x, y, z in a line
     dtype: np.dtype | None  # binary: one point's record, with fields "x", "y", "z" among others; else None
-    lines: int = 0  # ASCII: lines the body holds in all (a PLY's faces and other elements follow its vertices)
+    lines: int  # ASCII: lines the body holds in all (a PLY's faces and other elements follow its vertices)
 
     @property
     def row(self) -> int | None:
