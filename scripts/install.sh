@@ -5,14 +5,33 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
+
+# Package downloads can be cut off mid-file (seen in CI: a 55 MB wheel stopped at 26 MB six times
+# in a row). Every network step is retried with a growing pause before the install gives up.
+ATTEMPTS=${JEPA_INSTALL_ATTEMPTS:-5}
+retry() {
+  local n=1
+  until "$@"; do
+    if [ "$n" -ge "$ATTEMPTS" ]; then
+      echo "[install] failed $ATTEMPTS times: $*" >&2
+      return 1
+    fi
+    echo "[install] attempt $n of $ATTEMPTS failed; retrying in $((20 * n)) s: $*" >&2
+    sleep $((20 * n))
+    n=$((n + 1))
+  done
+}
+apt_install() {
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  retry $SUDO apt-get update -qq
+  retry env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o Acquire::Retries=5 "$@" >/dev/null
+}
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version}"'
 
 if [ "${JEPA_SKIP_APT:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     echo "[install] apt: chromium (screenshot test)"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    apt_install chromium
   else
     echo "[install] no apt-get: the browser screenshot test will be skipped"
   fi
@@ -21,10 +40,8 @@ fi
 # open3d (the lidar extra) loads libusb-1.0 at import time.
 if [ "${JEPA_SKIP_APT:-0}" != "1" ] && ! dpkg -s libusb-1.0-0 >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     echo "[install] apt: libusb-1.0-0 (open3d, LiDAR readers)"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libusb-1.0-0 >/dev/null
+    apt_install libusb-1.0-0
   else
     echo "[install] no apt-get: install libusb-1.0 yourself, or open3d (PCD/PLY reading) fails to import"
   fi
@@ -35,8 +52,11 @@ EXTRAS=dev,lidar
 stamp=.venv/.installed-$({ cat pyproject.toml; echo "$EXTRAS"; } | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "[install] pip install -e '.[$EXTRAS]' (torch 2.14.1 from the local wheel cache where present)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[$EXTRAS]"
+  retry .venv/bin/python -m pip install -q --retries 10 --timeout 60 --upgrade pip
+  # pip >= 25.1 resumes a cut-off download in place; older pips start the file again on the next attempt.
+  resume=()
+  if .venv/bin/python -m pip install --help | grep -q -- --resume-retries; then resume=(--resume-retries 20); fi
+  retry .venv/bin/python -m pip install -q --retries 10 --timeout 60 "${resume[@]}" -e ".[$EXTRAS]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
