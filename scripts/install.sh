@@ -52,6 +52,11 @@ EXTRAS=dev,lidar
 stamp=.venv/.installed-$({ cat pyproject.toml; echo "$EXTRAS"; } | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "[install] pip install -e '.[$EXTRAS]' (torch 2.14.1 from the local wheel cache where present)"
+  # A full disk shows up in pip as a cut-off download ("not enough bytes were received"): say so first.
+  free_gb=$(df -Pk . | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+  if [ "$free_gb" -lt 10 ]; then
+    echo "[install] warning: only ${free_gb} GiB free on $(pwd); the environment takes about 8 GiB" >&2
+  fi
   retry .venv/bin/python -m pip install -q --retries 10 --timeout 60 --upgrade pip
   # pip >= 25.1 resumes a cut-off download in place; older pips start the file again on the next attempt.
   resume=()
