@@ -209,8 +209,9 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
             f"declared size ({n_records} records x {decoded} EEG signals: {need / 1024**3:.1f} GiB) "
             f"exceeds the memory budget ({MAX_BYTES / 1024**3:g} GiB)",
         )
-    if _field(head, 192, 236).upper().startswith(("EDF+D", "BDF+D")) and annotations:
-        _check_contiguous(path, n_records, duration, per_record, annotations[0], width, header_bytes)
+    plus = _field(head, 192, 236).upper()[:5]
+    if annotations and plus in ("EDF+C", "EDF+D", "BDF+C", "BDF+D"):
+        _check_record_onsets(path, n_records, duration, per_record, annotations[0], width, header_bytes, plus[-1])
     return labels
 
 
@@ -233,26 +234,69 @@ def _check_record_size(path: Path, data_bytes: int, n_records: int, record_bytes
     )
 
 
-_RECORD_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")  # a data record's TAL starts with its onset
+_RECORD_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)[\x14\x15]")  # a data record's first TAL starts with its onset
+# Bytes no annotation text holds (TALs use NUL, 0x14 and 0x15 only): samples where the annotations should be.
+_NOT_TEXT = np.zeros(256, dtype=bool)
+_NOT_TEXT[[*range(0x01, 0x14), *range(0x16, 0x20), 0x7F]] = True
 
 
-def _check_contiguous(
-    path: Path, n_records: int, duration: float, per_record: list[int], annotation: int, width: int, header: int
+ONSET_CHECK_RECORDS = 16  # EDF+C records whose onsets are checked; a misalignment shows from record 1 on
+
+
+def _check_record_onsets(
+    path: Path,
+    n_records: int,
+    duration: float,
+    per_record: list[int],
+    annotation: int,
+    width: int,
+    header: int,
+    continuity: str,
 ) -> None:
-    """An EDF+D ("discontinuous") file may leave gaps between data records, which MNE reads as if there were
-    none: windows would run across the gaps. Each record's annotation signal starts with the record's onset;
-    a file whose onsets step by exactly the record duration is continuous in fact (many writers mark every
-    file EDF+D) and reads; one with a gap is refused, naming the first."""
+    """Check the onset that starts each EDF+ data record's annotation signal (its time-keeping TAL).
+
+    - A record whose annotation signal starts, instead of an onset, with bytes no annotation text holds
+      (control bytes), or with anything but an onset when record 0 starts with one, holds samples there: it is
+      not where the header's samples per record put it, so the header understates or overstates the data. MNE
+      would read every record after the first shifted, or stop with a misleading text-encoding error. This
+      also works where the file size cannot tell: when the record count is wrong too, or unknown (-1). Empty
+      annotation bytes (a writer that keeps no time) and text without an onset are left alone in EDF+C, as MNE
+      reads them. The check is strong, not certain: sample bytes can look like text.
+    - EDF+D ("discontinuous", ``continuity`` "D") may leave gaps between records, which MNE reads as if there
+      were none: windows would run across them. Onsets that step by exactly the record duration are continuous
+      in fact (many writers mark every file EDF+D) and read; a gap is refused, naming the first.
+
+    EDF+C files are checked on their first ``ONSET_CHECK_RECORDS`` records, EDF+D files on all.
+    """
+    n = n_records if continuity == "D" else min(n_records, ONSET_CHECK_RECORDS)
     record_bytes = sum(per_record) * width
     start = sum(per_record[:annotation]) * width
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=header, shape=(n_records, record_bytes))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=header, shape=(n, record_bytes))
     heads = np.asarray(data[:, start : start + min(32, per_record[annotation] * width)])
-    onsets = []
-    for k, raw in enumerate(heads):
-        match = _RECORD_ONSET.match(raw.tobytes())
-        if match is None:
-            raise InputError(path, f"EDF+D data record {k} has no record onset in its annotation signal")
-        onsets.append(float(match.group(1)))
+    del data
+    matches = [_RECORD_ONSET.match(raw.tobytes()) for raw in heads]
+    # Samples where the annotations belong (control bytes; or anything but an onset in a file whose record 0 has
+    # one): the records are not where the header puts them.
+    samples = _NOT_TEXT[heads].any(axis=1) | (heads.any(axis=1) if matches[0] is not None else False)
+    for k, match in enumerate(matches):
+        if match is not None:
+            continue
+        if samples[k]:
+            raise InputError(
+                path,
+                f"EDF+{continuity} data record {k} holds sample bytes where its annotation signal should start: the "
+                f"records are not where the header's samples per record put them (the header does not match the "
+                f"data)",
+            )
+        if continuity == "D":  # text without an onset, or none: MNE would read it, but it cannot be placed in time
+            raise InputError(
+                path,
+                f"EDF+D data record {k} has no record onset in its annotation signal, which an EDF+D file needs "
+                f"to place its records in time",
+            )
+    if continuity != "D":
+        return
+    onsets = [float(m.group(1)) for m in matches]
     steps = np.diff(np.asarray(onsets)) - duration
     gaps = np.flatnonzero(np.abs(steps) > 1e-3 * max(duration, 1.0))
     if len(gaps):

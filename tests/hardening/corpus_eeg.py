@@ -136,6 +136,16 @@ def build(root: Path) -> list[Case]:
             "header",
             r"the data are 200 bytes longer than the 10 data records .* 20 bytes more in every record",
         ),
+        Case(
+            "samples-understated-count-wrong",  # the file size cannot tell (63,158 bytes over 7 records); the onsets do
+            _write(
+                r,
+                "samples_understated_count.edf",
+                _set(_set(b(), 256 + 216 * ns, 8, int(base[256 + 216 * ns : 264 + 216 * ns]) - 10), 236, 8, 7),
+            ),
+            "header",
+            r"EDF\+C data record \d+ holds sample bytes where its annotation signal should start",
+        ),
         Case("trailing-bytes", _write(r, "trailing_bytes.edf", base + b"\0" * 7), "header", None, checks=("finite",)),
         Case(
             "physical-range-zero",

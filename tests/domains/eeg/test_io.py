@@ -451,3 +451,38 @@ def test_samples_per_record_that_understate_the_data_are_refused(tmp_path):
     records = int(body[236:244])
     path.write_bytes(body[:236] + str(records - 2).encode().ljust(8) + body[244:])  # a stale record count
     np.testing.assert_array_equal(read_eeg(path).signal, good)
+
+
+@pytest.mark.parametrize(
+    ("count", "drop", "error"),
+    [
+        ("7", 4, r"EDF\+C data record 0 holds sample bytes where its annotation .* does not match the data"),
+        ("-1", 4, r"the data are 160 bytes longer .* 8 bytes more in every record"),  # the size rule sees it
+        ("-1", 240, r"EDF\+C data record 0 holds sample bytes where its annotation .* does not match the data"),
+    ],
+)
+def test_edf_plus_records_out_of_place_are_refused(tmp_path, count, drop, error):
+    """With a wrong or unknown (-1) record count the file size may not show an understated samples-per-record
+    (240 samples less: the data then hold 21 declared records and 346 bytes); the records' onsets, out of place, still do."""
+    path = write_edf(tmp_path / "spr.edf", oscillation(10.0, 20, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    body = bytearray(path.read_bytes())
+    assert body[192:197] == b"EDF+C"
+    good = read_eeg(path).signal
+    body[236:244] = count.encode().ljust(8)
+    path.write_bytes(bytes(body))
+    np.testing.assert_array_equal(read_eeg(path).signal, good)  # a wrong count alone still reads, as in MNE
+    n = int(body[252:256])
+    spr = int(body[256 + 216 * n + 8 * 3 : 256 + 216 * n + 8 * 4])
+    _patch_signal_field(path, 216, 3, str(spr - drop).encode())
+    with pytest.raises(InputError, match=r"spr\.edf: " + error):
+        read_eeg(path)
+
+
+def test_edf_plus_c_without_any_record_onset_still_reads(tmp_path):
+    """Some writers keep no time in the annotation signal at all; MNE reads such files, and so do we."""
+    path = write_edf(tmp_path / "notime.edf", oscillation(10.0, 10, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    good = read_eeg(path).signal
+    body = path.read_bytes()
+    assert body.count(b"+0\x14\x14") == 1
+    path.write_bytes(body.replace(b"+0\x14\x14", b"\0\0\0\0"))
+    np.testing.assert_array_equal(read_eeg(path).signal, good)
