@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 
-# Package downloads can be cut off mid-file (seen in CI: a 55 MB wheel stopped at 26 MB six times
-# in a row). Every network step is retried with a growing pause before the install gives up.
+# Package downloads can be cut off mid-file (seen in CI: a 55 MB wheel stopped at 26 MB six times in a row; the
+# same error came on a machine whose disk was full, see the check below). Every network step is retried with a
+# growing pause before the install gives up.
 ATTEMPTS=${JEPA_INSTALL_ATTEMPTS:-5}
 retry() {
   local n=1
@@ -60,7 +61,8 @@ if [ ! -f "$stamp" ]; then
   retry .venv/bin/python -m pip install -q --retries 10 --timeout 60 --upgrade pip
   # pip >= 25.1 resumes a cut-off download in place; older pips start the file again on the next attempt.
   resume=()
-  if .venv/bin/python -m pip install --help | grep -q -- --resume-retries; then resume=(--resume-retries 20); fi
+  # (grep without -q reads all of the help: with pipefail an early exit could fail pip with SIGPIPE)
+  if .venv/bin/python -m pip install --help | grep -- --resume-retries >/dev/null; then resume=(--resume-retries 20); fi
   retry .venv/bin/python -m pip install -q --retries 10 --timeout 60 "${resume[@]}" -e ".[$EXTRAS]"
   rm -f .venv/.installed-*
   touch "$stamp"
