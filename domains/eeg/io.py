@@ -211,7 +211,7 @@ def check_edf_header(path: Path, kind: str, channels: Sequence[str] | None = Non
         )
     plus = _field(head, 192, 236).upper()[:5]
     if annotations and plus in ("EDF+C", "EDF+D", "BDF+C", "BDF+D"):
-        _check_record_onsets(path, n_records, duration, per_record, annotations[0], width, header_bytes, plus[-1])
+        _check_record_onsets(path, n_records, duration, per_record, annotations[0], width, header_bytes, plus)
     return labels
 
 
@@ -251,7 +251,7 @@ def _check_record_onsets(
     annotation: int,
     width: int,
     header: int,
-    continuity: str,
+    variant: str,
 ) -> None:
     """Check the onset that starts each EDF+ data record's annotation signal (its time-keeping TAL).
 
@@ -262,13 +262,15 @@ def _check_record_onsets(
       also works where the file size cannot tell: when the record count is wrong too, or unknown (-1). Empty
       annotation bytes (a writer that keeps no time) and text without an onset are left alone in EDF+C, as MNE
       reads them. The check is strong, not certain: sample bytes can look like text.
-    - EDF+D ("discontinuous", ``continuity`` "D") may leave gaps between records, which MNE reads as if there
-      were none: windows would run across them. Onsets that step by exactly the record duration are continuous
+    - EDF+D ("discontinuous") may leave gaps between records, which MNE reads as if there were none: windows
+      would run across them. Onsets that step by exactly the record duration are continuous
       in fact (many writers mark every file EDF+D) and read; a gap is refused, naming the first.
 
-    EDF+C files are checked on their first ``ONSET_CHECK_RECORDS`` records, EDF+D files on all.
+    ``variant`` is the header's "EDF+C", "EDF+D", "BDF+C" or "BDF+D". EDF+C files are checked on their first
+    ``ONSET_CHECK_RECORDS`` records, EDF+D files on all.
     """
-    n = n_records if continuity == "D" else min(n_records, ONSET_CHECK_RECORDS)
+    discontinuous = variant.endswith("D")
+    n = n_records if discontinuous else min(n_records, ONSET_CHECK_RECORDS)
     record_bytes = sum(per_record) * width
     start = sum(per_record[:annotation]) * width
     data = np.memmap(path, dtype=np.uint8, mode="r", offset=header, shape=(n, record_bytes))
@@ -284,17 +286,17 @@ def _check_record_onsets(
         if samples[k]:
             raise InputError(
                 path,
-                f"EDF+{continuity} data record {k} holds sample bytes where its annotation signal should start: the "
+                f"{variant} data record {k} holds sample bytes where its annotation signal should start: the "
                 f"records are not where the header's samples per record put them (the header does not match the "
                 f"data)",
             )
-        if continuity == "D":  # text without an onset, or none: MNE would read it, but it cannot be placed in time
+        if discontinuous:  # text without an onset, or none: MNE would read it, but it cannot be placed in time
             raise InputError(
                 path,
-                f"EDF+D data record {k} has no record onset in its annotation signal, which an EDF+D file needs "
-                f"to place its records in time",
+                f"{variant} data record {k} has no record onset in its annotation signal, which an {variant} file "
+                f"needs to place its records in time",
             )
-    if continuity != "D":
+    if not discontinuous:
         return
     onsets = [float(m.group(1)) for m in matches]
     steps = np.diff(np.asarray(onsets)) - duration
@@ -303,8 +305,8 @@ def _check_record_onsets(
         k = int(gaps[0]) + 1
         raise InputError(
             path,
-            f"discontinuous EDF+D: data record {k} starts at {onsets[k]:g} s, {steps[k - 1]:+g} s from where the "
-            f"previous one ends ({len(gaps)} gaps); split it into continuous recordings first",
+            f"discontinuous {variant}: data record {k} starts at {onsets[k]:g} s, {steps[k - 1]:+g} s from where "
+            f"the previous one ends ({len(gaps)} gaps); split it into continuous recordings first",
         )
 
 

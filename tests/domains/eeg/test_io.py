@@ -463,7 +463,8 @@ def test_samples_per_record_that_understate_the_data_are_refused(tmp_path):
 )
 def test_edf_plus_records_out_of_place_are_refused(tmp_path, count, drop, error):
     """With a wrong or unknown (-1) record count the file size may not show an understated samples-per-record
-    (240 samples less: the data then hold 21 declared records and 346 bytes); the records' onsets, out of place, still do."""
+    (240 samples less: the data then hold 21 declared records and 346 bytes); the records' onsets, out of place,
+    still do."""
     path = write_edf(tmp_path / "spr.edf", oscillation(10.0, 20, 256.0, 19), TEN_TWENTY_OLD, 256.0)
     body = bytearray(path.read_bytes())
     assert body[192:197] == b"EDF+C"
@@ -475,6 +476,20 @@ def test_edf_plus_records_out_of_place_are_refused(tmp_path, count, drop, error)
     spr = int(body[256 + 216 * n + 8 * 3 : 256 + 216 * n + 8 * 4])
     _patch_signal_field(path, 216, 3, str(spr - drop).encode())
     with pytest.raises(InputError, match=r"spr\.edf: " + error):
+        read_eeg(path)
+
+
+def test_bdf_plus_records_out_of_place_are_refused_naming_bdf(tmp_path):
+    path = write_edf(tmp_path / "spr.bdf", oscillation(10.0, 20, 256.0, 19), TEN_TWENTY_OLD, 256.0)
+    body = bytearray(path.read_bytes())
+    assert body[192:197] == b"BDF+C"
+    body[236:244] = b"7".ljust(8)
+    path.write_bytes(bytes(body))
+    read_eeg(path)
+    n = int(body[252:256])
+    spr = int(body[256 + 216 * n + 8 * 3 : 256 + 216 * n + 8 * 4])
+    _patch_signal_field(path, 216, 3, str(spr - 4).encode())
+    with pytest.raises(InputError, match=r"spr\.bdf: BDF\+C data record \d+ holds sample bytes where its annotation"):
         read_eeg(path)
 
 
