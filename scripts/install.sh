@@ -32,7 +32,9 @@ apt_install() {
 if [ "${JEPA_SKIP_APT:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "[install] apt: chromium (screenshot test)"
-    apt_install chromium
+    # Only the two browser screenshot tests need it: an apt failure skips them (pytest -ra lists the skip)
+    # instead of failing the whole install.
+    apt_install chromium || echo "[install] warning: chromium did not install; the screenshot tests will be skipped" >&2
   else
     echo "[install] no apt-get: the browser screenshot test will be skipped"
   fi
