@@ -25,7 +25,7 @@ retry() {
 apt_install() {
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   retry $SUDO apt-get update -qq
-  retry env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o Acquire::Retries=5 "$@" >/dev/null
+  retry $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Acquire::Retries=5 "$@" >/dev/null
 }
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version}"'
 
