@@ -22,9 +22,10 @@ retry() {
     n=$((n + 1))
   done
 }
+APT_UPDATED=0
 apt_install() {
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  retry $SUDO apt-get update -qq
+  if [ "$APT_UPDATED" = 0 ]; then retry $SUDO apt-get update -qq && APT_UPDATED=1; fi  # once for both packages
   retry $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Acquire::Retries=5 "$@" >/dev/null
 }
 "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version}"'

@@ -263,8 +263,8 @@ def _check_record_onsets(
       annotation bytes (a writer that keeps no time) and text without an onset are left alone in EDF+C, as MNE
       reads them. The check is strong, not certain: sample bytes can look like text.
     - EDF+D ("discontinuous") may leave gaps between records, which MNE reads as if there were none: windows
-      would run across them. Onsets that step by exactly the record duration are continuous
-      in fact (many writers mark every file EDF+D) and read; a gap is refused, naming the first.
+      would run across them. Onsets that step by exactly the record duration are continuous in fact (many
+      writers mark every file EDF+D) and read; a gap is refused, naming the first.
 
     ``variant`` is the header's "EDF+C", "EDF+D", "BDF+C" or "BDF+D". EDF+C files are checked on their first
     ``ONSET_CHECK_RECORDS`` records, EDF+D files on all.
